@@ -1,0 +1,404 @@
+package selector
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// maxDepth bounds nesting of "(" and "!" so hostile input cannot exhaust the
+// stack.
+const maxDepth = 256
+
+// SyntaxError reports where and why a selector failed to parse.
+type SyntaxError struct {
+	Expr   string // the full input
+	Offset int    // byte offset into Expr where the problem was found
+	Msg    string // what was expected and what was found
+}
+
+func (e *SyntaxError) Error() string {
+	expr := e.Expr
+	if len(expr) > 200 {
+		expr = expr[:200] + "..."
+	}
+	return fmt.Sprintf("invalid selector %q: at byte %d: %s", expr, e.Offset, e.Msg)
+}
+
+const termExpected = `a label key, "!", "(", "has(", "all()" or "global()"`
+
+type parser struct {
+	src string
+	pos int
+}
+
+func (p *parser) errorf(at int, format string, args ...any) error {
+	return &SyntaxError{Expr: p.src, Offset: at, Msg: fmt.Sprintf(format, args...)}
+}
+
+// found describes the input at position at, for error messages.
+func (p *parser) found(at int) string {
+	if at >= len(p.src) {
+		return "end of input"
+	}
+	if end := scanKey(p.src, at); end > at {
+		return fmt.Sprintf("%q", p.src[at:end])
+	}
+	r := []rune(p.src[at:min(len(p.src), at+4)])
+	return fmt.Sprintf("%q", string(r[0]))
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) peek() byte {
+	if p.pos < len(p.src) {
+		return p.src[p.pos]
+	}
+	return 0
+}
+
+func parse(src string) (node, error) {
+	p := &parser{src: src}
+	p.skipSpace()
+	if p.pos == len(src) {
+		return allNode{}, nil
+	}
+	root, err := p.parseOr(0)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos < len(src) {
+		if src[p.pos] == ')' {
+			return nil, p.errorf(p.pos, `unexpected ")" with no matching "("`)
+		}
+		return nil, p.errorf(p.pos, `expected "&&", "||" or end of input, found %s`, p.found(p.pos))
+	}
+	return root, nil
+}
+
+func (p *parser) parseOr(depth int) (node, error) {
+	first, err := p.parseAnd(depth)
+	if err != nil {
+		return nil, err
+	}
+	var children []node
+	for {
+		p.skipSpace()
+		if !strings.HasPrefix(p.src[p.pos:], "||") {
+			break
+		}
+		p.pos += 2
+		next, err := p.parseAnd(depth)
+		if err != nil {
+			return nil, err
+		}
+		if children == nil {
+			children = appendFlat[*orNode](children, first)
+		}
+		children = appendFlat[*orNode](children, next)
+	}
+	if children == nil {
+		return first, nil
+	}
+	return &orNode{children: children}, nil
+}
+
+func (p *parser) parseAnd(depth int) (node, error) {
+	first, err := p.parseUnary(depth)
+	if err != nil {
+		return nil, err
+	}
+	var children []node
+	for {
+		p.skipSpace()
+		if !strings.HasPrefix(p.src[p.pos:], "&&") {
+			break
+		}
+		p.pos += 2
+		next, err := p.parseUnary(depth)
+		if err != nil {
+			return nil, err
+		}
+		if children == nil {
+			children = appendFlat[*andNode](children, first)
+		}
+		children = appendFlat[*andNode](children, next)
+	}
+	if children == nil {
+		return first, nil
+	}
+	return &andNode{children: children}, nil
+}
+
+// appendFlat appends n, or n's operands when n is the same kind of group:
+// (a && b) && c is the same selector as a && b && c.
+func appendFlat[G interface{ *andNode | *orNode }](list []node, n node) []node {
+	switch g := n.(type) {
+	case *andNode:
+		if _, same := any(G(nil)).(*andNode); same {
+			return append(list, g.children...)
+		}
+	case *orNode:
+		if _, same := any(G(nil)).(*orNode); same {
+			return append(list, g.children...)
+		}
+	}
+	return append(list, n)
+}
+
+func (p *parser) parseUnary(depth int) (node, error) {
+	p.skipSpace()
+	if p.peek() != '!' {
+		return p.parsePrimary(depth)
+	}
+	if depth >= maxDepth {
+		return nil, p.errorf(p.pos, "nesting deeper than %d levels", maxDepth)
+	}
+	p.pos++
+	child, err := p.parseUnary(depth + 1)
+	if err != nil {
+		return nil, err
+	}
+	return &notNode{child: child}, nil
+}
+
+func (p *parser) parsePrimary(depth int) (node, error) {
+	p.skipSpace()
+	start := p.pos
+	if p.peek() == '(' {
+		return p.parseGroup(depth)
+	}
+	end := scanKey(p.src, p.pos)
+	if end == start {
+		return nil, p.errorf(start, "expected %s, found %s", termExpected, p.found(start))
+	}
+	word := p.src[start:end]
+	p.pos = end
+	switch word {
+	case "all", "global", "has":
+		p.skipSpace()
+		if p.peek() == '(' {
+			p.pos++
+			return p.parseFunction(word, start)
+		}
+		p.pos = end // a label that happens to be spelled like a function
+	}
+	return p.parseComparison(word, start)
+}
+
+func (p *parser) parseGroup(depth int) (node, error) {
+	open := p.pos
+	if depth >= maxDepth {
+		return nil, p.errorf(open, "nesting deeper than %d levels", maxDepth)
+	}
+	p.pos++
+	p.skipSpace()
+	if p.peek() == ')' {
+		return nil, p.errorf(p.pos, "empty parentheses: expected %s inside \"()\"", termExpected)
+	}
+	inner, err := p.parseOr(depth + 1)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.peek() != ')' {
+		return nil, p.errorf(p.pos, `expected ")" to close "(" at byte %d, found %s`, open, p.found(p.pos))
+	}
+	p.pos++
+	return inner, nil
+}
+
+// parseFunction parses the rest of all(), global() or has(key) after "(".
+func (p *parser) parseFunction(name string, start int) (node, error) {
+	p.skipSpace()
+	var n node
+	switch name {
+	case "all":
+		n = allNode{}
+	case "global":
+		n = globalNode{}
+	default:
+		key, err := p.parseKey("has(")
+		if err != nil {
+			return nil, err
+		}
+		n = &hasNode{key: key}
+		p.skipSpace()
+	}
+	if p.peek() != ')' {
+		if name != "has" {
+			return nil, p.errorf(p.pos, `expected ")" after "%s(" (it takes no argument), found %s`, name, p.found(p.pos))
+		}
+		return nil, p.errorf(p.pos, `expected ")" to close "has(" at byte %d, found %s`, start, p.found(p.pos))
+	}
+	p.pos++
+	return n, nil
+}
+
+// parseKey reads a label key at the current position.
+func (p *parser) parseKey(after string) (string, error) {
+	start := p.pos
+	end := scanKey(p.src, start)
+	if end == start {
+		return "", p.errorf(start, `expected a label key after %q, found %s`, after, p.found(start))
+	}
+	p.pos = end
+	if err := p.checkKeyEnd(); err != nil {
+		return "", err
+	}
+	return p.src[start:end], nil
+}
+
+// checkKeyEnd rejects a key that runs straight into a character no key or
+// operator can hold, such as `a$b`, with a message naming the key.
+func (p *parser) checkKeyEnd() error {
+	if p.pos >= len(p.src) {
+		return nil
+	}
+	switch c := p.src[p.pos]; c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', ')', '=', '!', '&', '|':
+		return nil
+	default:
+		return p.errorf(p.pos, "invalid character %s in label key (allowed: A-Z a-z 0-9 _ . / -)", p.found(p.pos))
+	}
+}
+
+const opExpected = `an operator ("==", "!=", "in", "not in", "contains", "starts with", "ends with")`
+
+func (p *parser) parseComparison(key string, keyStart int) (node, error) {
+	if err := p.checkKeyEnd(); err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	opStart := p.pos
+	rest := p.src[p.pos:]
+	switch {
+	case strings.HasPrefix(rest, "=="):
+		p.pos += 2
+		return p.cmp(opEq, key, "==")
+	case strings.HasPrefix(rest, "!="):
+		p.pos += 2
+		return p.cmp(opNe, key, "!=")
+	}
+	word := p.readWord()
+	switch word {
+	case "in":
+		return p.set(key, false, "in")
+	case "notin":
+		return p.set(key, true, "notin")
+	case "contains":
+		return p.cmp(opContains, key, "contains")
+	case "startswith":
+		return p.cmp(opStartsWith, key, "startswith")
+	case "endswith":
+		return p.cmp(opEndsWith, key, "endswith")
+	case "not", "starts", "ends":
+		second := "with"
+		if word == "not" {
+			second = "in"
+		}
+		p.skipSpace()
+		at := p.pos
+		if w := p.readWord(); w != second {
+			return nil, p.errorf(at, `expected %q after %q, found %s`, second, word, p.found(at))
+		}
+		switch word {
+		case "not":
+			return p.set(key, true, "not in")
+		case "starts":
+			return p.cmp(opStartsWith, key, "starts with")
+		default:
+			return p.cmp(opEndsWith, key, "ends with")
+		}
+	}
+	return nil, p.errorf(opStart, "expected %s after label key %q at byte %d, found %s", opExpected, key, keyStart, p.found(opStart))
+}
+
+// readWord consumes a run of ASCII letters (operator words).
+func (p *parser) readWord() string {
+	start := p.pos
+	for p.pos < len(p.src) && isLetter(p.src[p.pos]) {
+		p.pos++
+	}
+	return p.src[start:p.pos]
+}
+
+func (p *parser) cmp(op cmpOp, key, opText string) (node, error) {
+	v, err := p.parseValue(opText)
+	if err != nil {
+		return nil, err
+	}
+	return &cmpNode{op: op, key: key, value: v}, nil
+}
+
+func (p *parser) parseValue(after string) (string, error) {
+	p.skipSpace()
+	start := p.pos
+	q := p.peek()
+	if q != '"' && q != '\'' {
+		return "", p.errorf(start, "expected a quoted string after %q, found %s", after, p.found(start))
+	}
+	end := strings.IndexByte(p.src[start+1:], q)
+	if end < 0 {
+		return "", p.errorf(start, "unterminated string: no closing %c for the quote at byte %d", q, start)
+	}
+	p.pos = start + 1 + end + 1
+	return p.src[start+1 : start+1+end], nil
+}
+
+func (p *parser) set(key string, negate bool, opText string) (node, error) {
+	p.skipSpace()
+	if p.peek() != '{' {
+		return nil, p.errorf(p.pos, `expected "{" to start the set after %q, found %s`, opText, p.found(p.pos))
+	}
+	open := p.pos
+	p.pos++
+	var values []string
+	p.skipSpace()
+	if p.peek() == '}' {
+		p.pos++
+		return &setNode{key: key, negate: negate}, nil
+	}
+	for {
+		v, err := p.parseValue(opText + " {")
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, v)
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.pos++
+			continue
+		case '}':
+			p.pos++
+			slices.Sort(values)
+			return &setNode{key: key, values: slices.Compact(values), negate: negate}, nil
+		}
+		return nil, p.errorf(p.pos, `expected "," or "}" in the set opened at byte %d, found %s`, open, p.found(p.pos))
+	}
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isKeyChar(c byte) bool {
+	return isLetter(c) || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '/' || c == '-'
+}
+
+// scanKey returns the end of the run of label-key characters starting at i.
+func scanKey(s string, i int) int {
+	for i < len(s) && isKeyChar(s[i]) {
+		i++
+	}
+	return i
+}
