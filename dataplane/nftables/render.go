@@ -1,0 +1,337 @@
+package nftables
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
+
+// Base chain priorities, relative to the standard filter priority (0). They run after
+// iptables-nft's and kube-proxy's filter chains (priority 0 and below), so those keep
+// their own ordering and side effects (counters, marks, REJECTs for services without
+// endpoints) and we see packets after DNAT. Any table's drop is final, and our accept
+// only ends our own base chain, so the numbers only decide order, never override.
+// Egress runs one step before ingress so a forwarded packet is checked against the
+// source's egress policy first, then (as a separate base chain on the same hook) the
+// destination's ingress policy: an egress accept can never skip ingress.
+const (
+	PriorityEgress  int32 = 10
+	PriorityIngress int32 = 11
+)
+
+// DefaultPassMark is the packet-mark bit used to carry a policy's Pass verdict back to
+// the endpoint chain (skip the rest of the tier). It is set and cleared within one
+// chain walk and never survives it. Chosen outside kube-proxy's 0x4000/0x8000 bits.
+const DefaultPassMark uint32 = 0x00200000
+
+// Names of the fixed objects of the table.
+const (
+	ChainForwardEgress  = "forward-egress"
+	ChainForwardIngress = "forward-ingress"
+	ChainInput          = "input"
+	ChainOutput         = "output"
+	MapFromWorkload     = "from-wl" // iifname -> that endpoint's egress chain
+	MapToWorkload       = "to-wl"   // oifname -> that endpoint's ingress chain
+	WorkloadIfacePrefix = "cali"
+)
+
+// Options tunes rendering.
+type Options struct {
+	// PassMark is the mark bit carrying Pass; DefaultPassMark when zero.
+	PassMark uint32
+}
+
+func (o Options) passMark() uint32 {
+	if o.PassMark == 0 {
+		return DefaultPassMark
+	}
+	return o.PassMark
+}
+
+// State is the full desired state, keyed as the Update stream keys it.
+type State struct {
+	Sets      map[string]*dataplane.IPSet
+	Policies  map[dataplane.PolicyID]*dataplane.Policy
+	Profiles  map[string]*dataplane.Profile
+	Endpoints map[string]*dataplane.Endpoint
+	Config    dataplane.Config
+}
+
+// Render renders the whole desired state. Problems that fail objects closed (a
+// policy referring to an unknown set, an unsupported endpoint) do not stop rendering;
+// they are returned joined in the error next to a usable table.
+func Render(s *State, opt Options) (*Table, error) {
+	t := &Table{}
+	var errs []error
+	for _, id := range sortedKeys(s.Sets) {
+		t.Sets = append(t.Sets, RenderSet(s.Sets[id])...)
+	}
+	lookup := s.setKind
+	for _, id := range sortedPolicyIDs(s.Policies) {
+		chains, err := RenderPolicy(s.Policies[id], lookup, opt)
+		t.Chains = append(t.Chains, chains...)
+		errs = append(errs, err)
+	}
+	for _, id := range sortedKeys(s.Profiles) {
+		chains, err := RenderProfile(s.Profiles[id], lookup, opt)
+		t.Chains = append(t.Chains, chains...)
+		errs = append(errs, err)
+	}
+	from, to := DispatchMaps()
+	for _, key := range sortedKeys(s.Endpoints) {
+		r, err := RenderEndpoint(s.Endpoints[key], s.policyKnown, s.profileKnown, opt)
+		errs = append(errs, err)
+		if r == nil {
+			continue
+		}
+		t.Chains = append(t.Chains, r.Chains...)
+		from.Elements = append(from.Elements, r.FromElement)
+		to.Elements = append(to.Elements, r.ToElement)
+	}
+	t.Sets = append(t.Sets, from, to)
+	t.Chains = append(t.Chains, BaseChains(s.Config)...)
+	return t, errors.Join(errs...)
+}
+
+func (s *State) setKind(id string) (dataplane.SetKind, bool) {
+	set, ok := s.Sets[id]
+	if !ok {
+		return 0, false
+	}
+	return set.Kind, true
+}
+
+func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
+func (s *State) profileKnown(id string) bool           { _, ok := s.Profiles[id]; return ok }
+
+// shortHash is a stable 16-hex-digit name component; names stay far below nft's limits
+// (and the 31 characters older kernels allowed for sets) whatever the ID's length.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// PolicyChainName is the chain holding one direction of a policy's rules.
+func PolicyChainName(id dataplane.PolicyID, inbound bool) string {
+	if inbound {
+		return "pi-" + shortHash(id.String())
+	}
+	return "po-" + shortHash(id.String())
+}
+
+// ProfileChainName is the chain holding one direction of a profile's rules.
+func ProfileChainName(id string, inbound bool) string {
+	if inbound {
+		return "ri-" + shortHash(id)
+	}
+	return "ro-" + shortHash(id)
+}
+
+// SetName is the name of one family's half of an IP set.
+func SetName(id string, kind dataplane.SetKind, fam Family) string {
+	p := "s"
+	if kind == dataplane.SetKindNamedPort {
+		p = "n"
+	}
+	return fmt.Sprintf("%s%d-%s", p, fam, shortHash(id))
+}
+
+// EndpointChainName is the endpoint's egress (from) or ingress (to) chain.
+func EndpointChainName(iface string, ingress bool) string {
+	if ingress {
+		return "to-" + iface
+	}
+	return "from-" + iface
+}
+
+// DispatchMaps returns the two interface-name verdict maps, without elements.
+func DispatchMaps() (from, to *Set) {
+	return &Set{Name: MapFromWorkload, Type: SetIfaceVmap, Comment: "workload interface to its egress chain"},
+		&Set{Name: MapToWorkload, Type: SetIfaceVmap, Comment: "workload interface to its ingress chain"}
+}
+
+// conntrackRules accept established/related flows first and drop invalid ones, so
+// policy only ever sees new flows and a re-applied policy never cuts a live flow.
+func conntrackRules() []Rule {
+	return []Rule{
+		{Matches: []Match{CtStateMatch{States: CtEstablished | CtRelated}}, Verdict: Verdict{Kind: VerdictAccept}},
+		{Matches: []Match{CtStateMatch{States: CtInvalid}}, Verdict: Verdict{Kind: VerdictDrop}},
+	}
+}
+
+func dispatch(iface IfaceKind, m string) []Rule {
+	return []Rule{
+		{Verdict: Verdict{Kind: VerdictMap, Map: m, MapKey: iface}},
+		{Matches: []Match{IfaceMatch{Iface: iface, Name: WorkloadIfacePrefix, Prefix: true}},
+			Verdict: Verdict{Kind: VerdictDrop}, Comment: "unknown workload interface"},
+	}
+}
+
+// BaseChains renders the hooked chains. Host-to-workload traffic (output hook) is
+// accepted, as Kubernetes requires for kubelet probes; pod-to-host traffic (input hook)
+// runs the pod's egress policy, then Config.EndpointToHostAction. In nftables an accept
+// never skips other tables, so "Return" (hand over to the host's own INPUT rules)
+// behaves as Accept.
+func BaseChains(cfg dataplane.Config) []*Chain {
+	fwdOut := &Chain{Name: ChainForwardEgress, Hook: &Hook{Name: "forward", Priority: PriorityEgress},
+		Comment: "egress policy of the sending workload",
+		Rules:   append(conntrackRules(), dispatch(IIFName, MapFromWorkload)...)}
+	fwdIn := &Chain{Name: ChainForwardIngress, Hook: &Hook{Name: "forward", Priority: PriorityIngress},
+		Comment: "ingress policy of the receiving workload",
+		Rules:   append(conntrackRules(), dispatch(OIFName, MapToWorkload)...)}
+	in := &Chain{Name: ChainInput, Hook: &Hook{Name: "input", Priority: PriorityEgress},
+		Comment: "workload to its own host", Rules: conntrackRules()}
+	if cfg.EndpointToHostAction == dataplane.ActionDeny {
+		in.Rules = append(in.Rules, Rule{Matches: []Match{IfaceMatch{Iface: IIFName, Name: WorkloadIfacePrefix, Prefix: true}},
+			Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
+	} else {
+		in.Rules = append(in.Rules, dispatch(IIFName, MapFromWorkload)...)
+	}
+	out := &Chain{Name: ChainOutput, Hook: &Hook{Name: "output", Priority: PriorityEgress},
+		Comment: "host to its workloads",
+		Rules: append(conntrackRules(), Rule{Matches: []Match{IfaceMatch{Iface: OIFName, Name: WorkloadIfacePrefix, Prefix: true}},
+			Verdict: Verdict{Kind: VerdictAccept}, Comment: "host to local workloads is always allowed"})}
+	return []*Chain{fwdOut, fwdIn, in, out}
+}
+
+// SetKindLookup reports the kind of a known set.
+type SetKindLookup func(id string) (dataplane.SetKind, bool)
+
+// RenderPolicy renders a policy's inbound and outbound chains. A rule that cannot be
+// rendered (unknown set) makes that direction's chain a single drop: the endpoints
+// using the policy fail closed and nothing else is affected.
+func RenderPolicy(p *dataplane.Policy, sets SetKindLookup, opt Options) ([]*Chain, error) {
+	name := "policy " + p.ID.String()
+	in, errIn := renderRuleChain(PolicyChainName(p.ID, true), name+" inbound", p.Inbound, sets, opt)
+	out, errOut := renderRuleChain(PolicyChainName(p.ID, false), name+" outbound", p.Outbound, sets, opt)
+	return []*Chain{in, out}, errors.Join(errIn, errOut)
+}
+
+// RenderProfile renders a profile's inbound and outbound chains.
+func RenderProfile(p *dataplane.Profile, sets SetKindLookup, opt Options) ([]*Chain, error) {
+	name := "profile " + p.ID
+	in, errIn := renderRuleChain(ProfileChainName(p.ID, true), name+" inbound", p.Inbound, sets, opt)
+	out, errOut := renderRuleChain(ProfileChainName(p.ID, false), name+" outbound", p.Outbound, sets, opt)
+	return []*Chain{in, out}, errors.Join(errIn, errOut)
+}
+
+func renderRuleChain(chain, comment string, rules []dataplane.Rule, sets SetKindLookup, opt Options) (*Chain, error) {
+	c := &Chain{Name: chain, Comment: comment}
+	for i := range rules {
+		rendered, err := renderRule(&rules[i], sets, opt)
+		if err != nil {
+			err = fmt.Errorf("%s rule %d (%s): %w", comment, i, rules[i].ID, err)
+			c.Rules = []Rule{{Verdict: Verdict{Kind: VerdictDrop}, Comment: truncate("fail closed: " + err.Error())}}
+			return c, err
+		}
+		c.Rules = append(c.Rules, rendered...)
+	}
+	return c, nil
+}
+
+// EndpointRender is what one endpoint adds: its two chains and its map entries.
+type EndpointRender struct {
+	Chains                 []*Chain
+	FromElement, ToElement Element
+}
+
+// RenderEndpoint renders a workload's egress (from-<iface>) and ingress (to-<iface>)
+// chains: tiers in order, then the profiles. Unknown policies fail closed.
+func RenderEndpoint(ep *dataplane.Endpoint, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) (*EndpointRender, error) {
+	if ep.Kind != dataplane.EndpointWorkload {
+		return nil, fmt.Errorf("endpoint %s: host endpoints are not supported by the nftables dataplane yet", ep.Key)
+	}
+	if err := validIface(ep.Iface); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", ep.Key, err)
+	}
+	from := endpointChain(ep, false, policyKnown, profileKnown, opt)
+	to := endpointChain(ep, true, policyKnown, profileKnown, opt)
+	return &EndpointRender{
+		Chains:      []*Chain{from, to},
+		FromElement: Element{Iface: ep.Iface, Chain: from.Name},
+		ToElement:   Element{Iface: ep.Iface, Chain: to.Name},
+	}, nil
+}
+
+func validIface(name string) error {
+	if len(name) == 0 || len(name) > 15 {
+		return fmt.Errorf("interface name %q must have 1 to 15 characters", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("interface name %q has character %q", name, c)
+		}
+	}
+	return nil
+}
+
+func endpointChain(ep *dataplane.Endpoint, ingress bool, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) *Chain {
+	dir := "egress"
+	if ingress {
+		dir = "ingress"
+	}
+	c := &Chain{Name: EndpointChainName(ep.Iface, ingress), Comment: dir + " of " + ep.Key}
+	pass := opt.passMark()
+	notPassed := MarkMatch{Mask: pass, Zero: true}
+	for _, tier := range ep.Tiers {
+		ids := tier.EgressPolicies
+		if ingress {
+			ids = tier.IngressPolicies
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		c.Rules = append(c.Rules, Rule{MarkClear: pass, Comment: truncate("tier " + tier.Name)})
+		for _, id := range ids {
+			r := Rule{Matches: []Match{notPassed}, Verdict: Verdict{Kind: VerdictJump, Chain: PolicyChainName(id, ingress)}}
+			if !policyKnown(id) {
+				r.Verdict, r.Comment = Verdict{Kind: VerdictDrop}, truncate("fail closed: unknown policy "+id.String())
+			}
+			c.Rules = append(c.Rules, r)
+		}
+		if tier.DefaultAction != dataplane.ActionPass {
+			c.Rules = append(c.Rules, Rule{Matches: []Match{notPassed}, Verdict: Verdict{Kind: VerdictDrop},
+				Comment: truncate("end of tier " + tier.Name)})
+		}
+	}
+	// Reached when no tier applied in this direction, or every tier passed.
+	c.Rules = append(c.Rules, Rule{MarkClear: pass, Comment: "profiles"})
+	for _, id := range ep.ProfileIDs {
+		if profileKnown(id) {
+			c.Rules = append(c.Rules, Rule{Verdict: Verdict{Kind: VerdictJump, Chain: ProfileChainName(id, ingress)},
+				Comment: truncate("profile " + id)})
+		}
+	}
+	c.Rules = append(c.Rules, Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "no policy or profile allowed"})
+	return c
+}
+
+// truncate keeps comments within nft's 128-byte limit.
+func truncate(s string) string {
+	if len(s) > 127 {
+		return s[:124] + "..."
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedPolicyIDs(m map[dataplane.PolicyID]*dataplane.Policy) []dataplane.PolicyID {
+	ids := make([]dataplane.PolicyID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	return ids
+}

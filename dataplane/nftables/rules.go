@@ -1,0 +1,379 @@
+package nftables
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
+
+// IANA protocol numbers used by the renderer.
+const (
+	protoICMP   uint8 = 1
+	protoTCP    uint8 = 6
+	protoUDP    uint8 = 17
+	protoICMPv6 uint8 = 58
+	protoSCTP   uint8 = 132
+)
+
+// portProtos are the protocols whose header has ports; a port match without a
+// protocol is limited to them so it never reads bytes of an ICMP header as a port.
+var portProtos = []uint8{protoTCP, protoUDP, protoSCTP}
+
+// renderRule turns one policy rule into nft rules. A rule expands per IP family (its
+// named sets exist per family) and per port alternative (Ports, each named-port set and
+// the NotICMP halves are ORed); every expansion carries the same action, so the first
+// matching one decides. Log rules may therefore log a packet more than once.
+func renderRule(r *dataplane.Rule, sets SetKindLookup, opt Options) ([]Rule, error) {
+	if err := checkRule(r, sets); err != nil {
+		return nil, err
+	}
+	var out []Rule
+	neutral := familyNeutral(r)
+	for _, fam := range ruleFamilies(r) {
+		common, ok := familyMatches(r, fam, sets)
+		if !ok {
+			continue // e.g. only IPv4 nets: never matches IPv6
+		}
+		if neutral {
+			common = common[1:] // one rule serves both families: drop the nfproto match
+		}
+		for _, alt := range crossAlternatives(r, fam) {
+			matches := append(slices.Clone(common), alt...)
+			out = append(out, withAction(Rule{Matches: matches, Comment: truncate(r.ID)}, r, opt))
+		}
+		if neutral {
+			break
+		}
+	}
+	return out, nil
+}
+
+// familyNeutral reports whether the rule matches the same way in both families, so
+// one nft rule without a family match serves both.
+func familyNeutral(r *dataplane.Rule) bool {
+	if r.IPVersion != 0 || r.ICMP != nil || r.NotICMP != nil {
+		return false
+	}
+	for _, m := range []*dataplane.EndpointMatch{&r.Source, &r.Destination} {
+		if len(m.Nets)+len(m.NotNets)+len(m.SetIDs)+len(m.NotSetIDs)+len(m.NamedPortSetIDs)+len(m.NotNamedPortSetIDs) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func checkRule(r *dataplane.Rule, sets SetKindLookup) error {
+	switch r.Action {
+	case dataplane.ActionAllow, dataplane.ActionDeny, dataplane.ActionPass, dataplane.ActionLog:
+	default:
+		return fmt.Errorf("unknown action %d", r.Action)
+	}
+	if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
+		return fmt.Errorf("ipVersion %d is not 4 or 6", r.IPVersion)
+	}
+	for _, m := range []*dataplane.EndpointMatch{&r.Source, &r.Destination} {
+		for _, ids := range [][]string{m.SetIDs, m.NotSetIDs} {
+			if err := checkSets(ids, dataplane.SetKindNets, sets); err != nil {
+				return err
+			}
+		}
+		for _, ids := range [][]string{m.NamedPortSetIDs, m.NotNamedPortSetIDs} {
+			if err := checkSets(ids, dataplane.SetKindNamedPort, sets); err != nil {
+				return err
+			}
+		}
+		for _, pr := range append(slices.Clone(m.Ports), m.NotPorts...) {
+			if pr.First > pr.Last {
+				return fmt.Errorf("port range %d:%d is reversed", pr.First, pr.Last)
+			}
+		}
+	}
+	return nil
+}
+
+func checkSets(ids []string, want dataplane.SetKind, sets SetKindLookup) error {
+	for _, id := range ids {
+		kind, ok := sets(id)
+		if !ok {
+			return fmt.Errorf("unknown IP set %q", id)
+		}
+		if kind != want {
+			return fmt.Errorf("IP set %q has kind %d, rule needs kind %d", id, kind, want)
+		}
+	}
+	return nil
+}
+
+// ruleFamilies is where the rule can match: its ipVersion, narrowed by an ICMP match
+// on protocol icmp (IPv4 only) or icmpv6 (IPv6 only).
+func ruleFamilies(r *dataplane.Rule) []Family {
+	switch {
+	case r.IPVersion == 4:
+		return []Family{IPv4}
+	case r.IPVersion == 6:
+		return []Family{IPv6}
+	case r.Protocol != nil && *r.Protocol == protoICMP:
+		return []Family{IPv4}
+	case r.Protocol != nil && *r.Protocol == protoICMPv6:
+		return []Family{IPv6}
+	}
+	return []Family{IPv4, IPv6}
+}
+
+// familyMatches is every AND-ed condition of the rule in one family, except the port
+// and NotICMP alternatives. ok is false when the rule cannot match in this family.
+func familyMatches(r *dataplane.Rule, fam Family, sets SetKindLookup) ([]Match, bool) {
+	ms := []Match{NFProtoMatch{Family: fam}}
+	if r.Protocol != nil {
+		ms = append(ms, L4ProtoMatch{Protos: []uint8{*r.Protocol}})
+	}
+	if r.NotProtocol != nil {
+		ms = append(ms, L4ProtoMatch{Protos: []uint8{*r.NotProtocol}, Negate: true})
+	}
+	for _, side := range []struct {
+		m   *dataplane.EndpointMatch
+		dir Dir
+	}{{&r.Source, Src}, {&r.Destination, Dst}} {
+		m := side.m
+		if len(m.Nets) > 0 {
+			nets := netsOfFamily(m.Nets, fam)
+			if len(nets) == 0 {
+				return nil, false
+			}
+			ms = append(ms, AddrNetsMatch{Family: fam, Dir: side.dir, Nets: nets})
+		}
+		if nets := netsOfFamily(m.NotNets, fam); len(nets) > 0 {
+			ms = append(ms, AddrNetsMatch{Family: fam, Dir: side.dir, Nets: nets, Negate: true})
+		}
+		for _, id := range m.SetIDs {
+			ms = append(ms, AddrSetMatch{Family: fam, Dir: side.dir, Set: SetName(id, dataplane.SetKindNets, fam)})
+		}
+		for _, id := range m.NotSetIDs {
+			ms = append(ms, AddrSetMatch{Family: fam, Dir: side.dir, Set: SetName(id, dataplane.SetKindNets, fam), Negate: true})
+		}
+		if len(m.NotPorts) > 0 {
+			ms = append(ms, PortMatch{Dir: side.dir, Ranges: portRanges(m.NotPorts), Negate: true})
+		}
+		for _, id := range m.NotNamedPortSetIDs {
+			ms = append(ms, NamedPortMatch{Family: fam, Dir: side.dir, Set: SetName(id, dataplane.SetKindNamedPort, fam), Negate: true})
+		}
+	}
+	if r.Protocol == nil && usesPorts(r) {
+		ms = append(ms, L4ProtoMatch{Protos: portProtos})
+	}
+	if r.ICMP != nil || r.NotICMP != nil {
+		if r.Protocol == nil {
+			ms = append(ms, L4ProtoMatch{Protos: []uint8{icmpProto(fam)}})
+		}
+	}
+	if r.ICMP != nil {
+		ms = append(ms, ICMPMatch{Family: fam, Type: r.ICMP.Type, Code: r.ICMP.Code})
+	}
+	return ms, true
+}
+
+func icmpProto(fam Family) uint8 {
+	if fam == IPv6 {
+		return protoICMPv6
+	}
+	return protoICMP
+}
+
+func usesPorts(r *dataplane.Rule) bool {
+	return len(r.Source.Ports)+len(r.Source.NotPorts)+len(r.Destination.Ports)+len(r.Destination.NotPorts) > 0
+}
+
+// crossAlternatives ORs the port alternatives of source, destination and NotICMP:
+// the rule matches if one alternative of each group matches.
+func crossAlternatives(r *dataplane.Rule, fam Family) [][]Match {
+	groups := [][][]Match{
+		portAlternatives(&r.Source, Src, fam),
+		portAlternatives(&r.Destination, Dst, fam),
+		notICMPAlternatives(r.NotICMP, fam),
+	}
+	out := [][]Match{nil}
+	for _, g := range groups {
+		var next [][]Match
+		for _, prefix := range out {
+			for _, alt := range g {
+				next = append(next, append(slices.Clone(prefix), alt...))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+func portAlternatives(m *dataplane.EndpointMatch, dir Dir, fam Family) [][]Match {
+	if len(m.Ports) == 0 && len(m.NamedPortSetIDs) == 0 {
+		return [][]Match{nil}
+	}
+	var alts [][]Match
+	if len(m.Ports) > 0 {
+		alts = append(alts, []Match{PortMatch{Dir: dir, Ranges: portRanges(m.Ports)}})
+	}
+	for _, id := range m.NamedPortSetIDs {
+		alts = append(alts, []Match{NamedPortMatch{Family: fam, Dir: dir, Set: SetName(id, dataplane.SetKindNamedPort, fam)}})
+	}
+	return alts
+}
+
+// notICMPAlternatives: "not (type T and code C)" is "type != T" or "type T, code != C".
+func notICMPAlternatives(m *dataplane.ICMPMatch, fam Family) [][]Match {
+	if m == nil {
+		return [][]Match{nil}
+	}
+	alts := [][]Match{{ICMPMatch{Family: fam, Type: m.Type, NegateType: true}}}
+	if m.Code != nil {
+		alts = append(alts, []Match{ICMPMatch{Family: fam, Type: m.Type, Code: m.Code, NegateCode: true}})
+	}
+	return alts
+}
+
+func withAction(rule Rule, r *dataplane.Rule, opt Options) Rule {
+	switch r.Action {
+	case dataplane.ActionAllow:
+		rule.Verdict = Verdict{Kind: VerdictAccept}
+	case dataplane.ActionDeny:
+		rule.Verdict = Verdict{Kind: VerdictDrop}
+	case dataplane.ActionPass:
+		rule.MarkOr = opt.passMark()
+		rule.Verdict = Verdict{Kind: VerdictReturn}
+	case dataplane.ActionLog:
+		prefix := r.LogPrefix
+		if prefix == "" {
+			prefix = "palisade"
+		}
+		if len(prefix) > 64 {
+			prefix = prefix[:64]
+		}
+		rule.Log = &prefix
+	}
+	return rule
+}
+
+func netsOfFamily(nets []netip.Prefix, fam Family) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range nets {
+		if p.Addr().Is4() == (fam == IPv4) {
+			out = append(out, p.Masked())
+		}
+	}
+	return maximalPrefixes(out)
+}
+
+func portRanges(in []dataplane.PortRange) []PortRange {
+	out := make([]PortRange, 0, len(in))
+	for _, p := range in {
+		out = append(out, PortRange{First: p.First, Last: p.Last})
+	}
+	slices.SortFunc(out, func(a, b PortRange) int { return int(a.First) - int(b.First) })
+	// Merge overlaps: the kernel rejects overlapping interval elements.
+	merged := out[:0]
+	for _, p := range out {
+		if n := len(merged); n > 0 && int(p.First) <= int(merged[n-1].Last)+1 {
+			if p.Last > merged[n-1].Last {
+				merged[n-1].Last = p.Last
+			}
+			continue
+		}
+		merged = append(merged, p)
+	}
+	return merged
+}
+
+// maximalPrefixes sorts prefixes and drops those inside another one (CIDRs either nest
+// or are disjoint), so interval sets never get overlapping elements.
+func maximalPrefixes(ps []netip.Prefix) []netip.Prefix {
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	out := ps[:0]
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].Contains(p.Addr()) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// RenderSet renders an IP set as its IPv4 and IPv6 halves (both always exist, so
+// rules can refer to either).
+func RenderSet(s *dataplane.IPSet) []*Set {
+	v4 := &Set{Type: SetAddr4, Name: SetName(s.ID, s.Kind, IPv4), Comment: truncate(s.ID)}
+	v6 := &Set{Type: SetAddr6, Name: SetName(s.ID, s.Kind, IPv6), Comment: truncate(s.ID)}
+	if s.Kind == dataplane.SetKindNamedPort {
+		v4.Type, v6.Type = SetNamedPort4, SetNamedPort6
+	}
+	for _, el := range setElements(s) {
+		if el.Start.Is4() {
+			v4.Elements = append(v4.Elements, el)
+		} else {
+			v6.Elements = append(v6.Elements, el)
+		}
+	}
+	return []*Set{v4, v6}
+}
+
+func setElements(s *dataplane.IPSet) []Element {
+	if s.Kind == dataplane.SetKindNamedPort {
+		seen := make(map[Element]struct{}, len(s.Members))
+		out := make([]Element, 0, len(s.Members))
+		for _, m := range s.Members {
+			el := NamedPortElement(m)
+			if _, dup := seen[el]; !dup {
+				seen[el] = struct{}{}
+				out = append(out, el)
+			}
+		}
+		slices.SortFunc(out, compareElements)
+		return out
+	}
+	prefixes := make([]netip.Prefix, 0, len(s.Members))
+	for _, m := range s.Members {
+		prefixes = append(prefixes, m.Prefix.Masked())
+	}
+	prefixes = maximalPrefixes(prefixes)
+	out := make([]Element, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = PrefixElement(p)
+	}
+	return out
+}
+
+// NamedPortElement is a named-port set member as an element (the address of its
+// prefix: members are endpoint addresses).
+func NamedPortElement(m dataplane.SetMember) Element {
+	return Element{Start: m.Prefix.Addr().Unmap(), Proto: m.Protocol, Port: m.Port}
+}
+
+// PrefixElement is the address range of a prefix.
+func PrefixElement(p netip.Prefix) Element {
+	p = p.Masked()
+	return Element{Start: p.Addr(), End: lastAddr(p)}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func compareElements(a, b Element) int {
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
+	}
+	if a.Proto != b.Proto {
+		return int(a.Proto) - int(b.Proto)
+	}
+	return int(a.Port) - int(b.Port)
+}
