@@ -32,6 +32,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+# Deepcopy and CRD YAML from api/v3 (controller-gen from the module proxy, pinned).
+CONTROLLER_GEN_VERSION ?= v0.23.0
+generate:
+	GO=$(GO) CONTROLLER_GEN_VERSION=$(CONTROLLER_GEN_VERSION) sh hack/generate.sh
+
 BENCHFLAGS ?= -run '^$$' -benchmem -count 5
 bench: bench-calc bench-nft bench-ipt bench-ipam bench-bgp bench-e2e
 bench-calc:
