@@ -106,7 +106,7 @@ func (s *State) setKind(id string) (dataplane.SetKind, bool) {
 }
 
 func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
-func (s *State) profileKnown(id string) bool           { _, ok := s.Profiles[id]; return ok }
+func (s *State) profileKnown(id string) bool            { _, ok := s.Profiles[id]; return ok }
 
 // shortHash is a stable 16-hex-digit name component; names stay far below nft's limits
 // (and the 31 characters older kernels allowed for sets) whatever the ID's length.
