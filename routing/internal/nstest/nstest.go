@@ -8,10 +8,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -124,7 +128,9 @@ func Attach(t testing.TB, br, node *NS, port, dev, cidr string) {
 
 // Pod creates a pod namespace behind node the way the CNI plugin does: veth
 // hostIf ↔ eth0, the pod's /32 address, default route via 169.254.1.1, proxy ARP
-// and a /32 route on the node side, forwarding on the node.
+// and a /32 route on the node side, forwarding on the node. The pod also gets a
+// permanent ARP entry for 169.254.1.1, because proxy ARP only answers when the node
+// has a route to that address, and test nodes often have no default route.
 func Pod(t testing.TB, node *NS, name, hostIf, ip string) *NS {
 	t.Helper()
 	pod := New(t, name)
@@ -137,5 +143,72 @@ func Pod(t testing.TB, node *NS, name, hostIf, ip string) *NS {
 	node.Run(t, "sysctl", "-qw", "net.ipv4.conf."+hostIf+".proxy_arp=1")
 	node.Run(t, "ip", "link", "set", hostIf, "up")
 	node.Run(t, "ip", "route", "add", ip+"/32", "dev", hostIf, "scope", "link")
+	hostMAC := strings.TrimSpace(node.Run(t, "cat", "/sys/class/net/"+hostIf+"/address"))
+	pod.Run(t, "ip", "neigh", "replace", "169.254.1.1", "lladdr", hostMAC, "dev", "eth0", "nud", "permanent")
 	return pod
+}
+
+// Do runs fn on an OS thread that has entered the namespace, so sockets fn opens
+// belong to it (a socket keeps its namespace after the thread leaves).
+func (n *NS) Do(fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("saving current netns: %w", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(n.ns); err != nil {
+		return fmt.Errorf("entering netns %s: %w", n.Name, err)
+	}
+	defer func() { _ = netns.Set(orig) }()
+	return fn()
+}
+
+// EchoPort is the TCP port ServeName listens on.
+const EchoPort = 7007
+
+// ServeName listens on EchoPort in the namespace and answers every connection with
+// the namespace's name: a ping that needs no external tool and proves which
+// namespace answered.
+func ServeName(t testing.TB, n *NS) {
+	t.Helper()
+	var l net.Listener
+	err := n.Do(func() (err error) {
+		l, err = net.Listen("tcp4", fmt.Sprintf(":%d", EchoPort))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listening in %s: %v", n.Name, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(n.Name))
+			c.Close()
+		}
+	}()
+}
+
+// Reach connects from namespace n to ip's ServeName and returns who answered.
+func (n *NS) Reach(ip string, timeout time.Duration) (string, error) {
+	var c net.Conn
+	err := n.Do(func() (err error) {
+		c, err = net.DialTimeout("tcp4", net.JoinHostPort(ip, fmt.Sprint(EchoPort)), timeout)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("from %s to %s: %w", n.Name, ip, err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return "", fmt.Errorf("reading answer from %s in %s: %w", ip, n.Name, err)
+	}
+	return string(b), nil
 }
