@@ -27,49 +27,46 @@ func (globalNode) eval(map[string]string) bool { return true }
 func (globalNode) appendTo(b []byte) []byte    { return append(b, "global()"...) }
 func (globalNode) visitKeys(func(string))      {}
 
-type hasNode struct{ key string }
-
-func (n *hasNode) eval(labels map[string]string) bool {
-	_, ok := labels[n.key]
-	return ok
-}
-
-func (n *hasNode) appendTo(b []byte) []byte {
-	b = append(b, "has("...)
-	b = append(b, n.key...)
-	return append(b, ')')
-}
-
-func (n *hasNode) visitKeys(f func(string)) { f(n.key) }
-
-// cmpOp is a binary operator that compares a label with one value.
-type cmpOp uint8
+// leafOp is the test a leafNode applies to one label.
+type leafOp uint8
 
 const (
-	opEq cmpOp = iota
+	opHas leafOp = iota
+	opEq
 	opNe
 	opContains
 	opStartsWith
 	opEndsWith
+	opIn
+	opNotIn
 )
 
-// canonical spelling of each operator, spaces included.
-var cmpOpText = [...]string{
+// canonical spelling of each binary operator, spaces included.
+var leafOpText = [...]string{
 	opEq:         " == ",
 	opNe:         " != ",
 	opContains:   " contains ",
 	opStartsWith: " starts with ",
 	opEndsWith:   " ends with ",
+	opIn:         " in {",
+	opNotIn:      " not in {",
 }
 
-type cmpNode struct {
-	op         cmpOp
-	key, value string
+// leafNode is every test on a single label. One type (instead of one per
+// operator) lets the parser allocate leaves in blocks. For opIn and opNotIn,
+// values is sorted and free of duplicates (built once at parse time).
+type leafNode struct {
+	op     leafOp
+	key    string
+	value  string
+	values []string
 }
 
-func (n *cmpNode) eval(labels map[string]string) bool {
+func (n *leafNode) eval(labels map[string]string) bool {
 	v, ok := labels[n.key]
 	switch n.op {
+	case opHas:
+		return ok
 	case opEq:
 		return ok && v == n.value
 	case opNe:
@@ -78,38 +75,18 @@ func (n *cmpNode) eval(labels map[string]string) bool {
 		return ok && strings.Contains(v, n.value)
 	case opStartsWith:
 		return ok && strings.HasPrefix(v, n.value)
-	default: // opEndsWith
+	case opEndsWith:
 		return ok && strings.HasSuffix(v, n.value)
+	case opIn:
+		return ok && n.setContains(v)
+	default: // opNotIn: true when the label is absent
+		return !ok || !n.setContains(v)
 	}
 }
 
-func (n *cmpNode) appendTo(b []byte) []byte {
-	b = append(b, n.key...)
-	b = append(b, cmpOpText[n.op]...)
-	return appendQuoted(b, n.value)
-}
-
-func (n *cmpNode) visitKeys(f func(string)) { f(n.key) }
-
-// setNode is `key in {...}` or, when negate is set, `key not in {...}`.
-// values is sorted and free of duplicates (built once at parse time).
-type setNode struct {
-	key    string
-	values []string
-	negate bool
-}
-
-func (n *setNode) eval(labels map[string]string) bool {
-	v, ok := labels[n.key]
-	if !ok {
-		return n.negate
-	}
-	return n.contains(v) != n.negate
-}
-
-// contains searches the sorted values: a linear scan for small sets (cheaper
-// than bisection there), binary search otherwise.
-func (n *setNode) contains(v string) bool {
+// setContains searches the sorted values: a linear scan for small sets
+// (cheaper than bisection there), binary search otherwise.
+func (n *leafNode) setContains(v string) bool {
 	vals := n.values
 	if len(vals) <= 8 {
 		for _, x := range vals {
@@ -131,12 +108,16 @@ func (n *setNode) contains(v string) bool {
 	return lo < len(vals) && vals[lo] == v
 }
 
-func (n *setNode) appendTo(b []byte) []byte {
+func (n *leafNode) appendTo(b []byte) []byte {
+	if n.op == opHas {
+		b = append(b, "has("...)
+		b = append(b, n.key...)
+		return append(b, ')')
+	}
 	b = append(b, n.key...)
-	if n.negate {
-		b = append(b, " not in {"...)
-	} else {
-		b = append(b, " in {"...)
+	b = append(b, leafOpText[n.op]...)
+	if n.op != opIn && n.op != opNotIn {
+		return appendQuoted(b, n.value)
 	}
 	for i, v := range n.values {
 		if i > 0 {
@@ -147,7 +128,7 @@ func (n *setNode) appendTo(b []byte) []byte {
 	return append(b, '}')
 }
 
-func (n *setNode) visitKeys(f func(string)) { f(n.key) }
+func (n *leafNode) visitKeys(f func(string)) { f(n.key) }
 
 type notNode struct{ child node }
 

@@ -30,6 +30,24 @@ const termExpected = `a label key, "!", "(", "has(", "all()" or "global()"`
 type parser struct {
 	src string
 	pos int
+	// nodes and strs are scratch stacks shared by every group and set being
+	// built, so each finished list is allocated once at its exact size.
+	nodes []node
+	strs  []string
+	// leaves hands out leafNodes from blocks, one allocation per block.
+	leaves []leafNode
+
+	nodeScratch [16]node
+	strScratch  [16]string
+}
+
+// leaf returns a new leafNode from the current block.
+func (p *parser) leaf(op leafOp, key string) *leafNode {
+	if len(p.leaves) == cap(p.leaves) {
+		p.leaves = make([]leafNode, 0, 4)
+	}
+	p.leaves = append(p.leaves, leafNode{op: op, key: key})
+	return &p.leaves[len(p.leaves)-1]
 }
 
 func (p *parser) errorf(at int, format string, args ...any) error {
@@ -68,6 +86,7 @@ func (p *parser) peek() byte {
 
 func parse(src string) (node, error) {
 	p := &parser{src: src}
+	p.nodes, p.strs = p.nodeScratch[:0], p.strScratch[:0]
 	p.skipSpace()
 	if p.pos == len(src) {
 		return allNode{}, nil
@@ -87,73 +106,61 @@ func parse(src string) (node, error) {
 }
 
 func (p *parser) parseOr(depth int) (node, error) {
-	first, err := p.parseAnd(depth)
-	if err != nil {
-		return nil, err
-	}
-	var children []node
-	for {
-		p.skipSpace()
-		if !strings.HasPrefix(p.src[p.pos:], "||") {
-			break
-		}
-		p.pos += 2
-		next, err := p.parseAnd(depth)
-		if err != nil {
-			return nil, err
-		}
-		if children == nil {
-			children = appendFlat[*orNode](children, first)
-		}
-		children = appendFlat[*orNode](children, next)
-	}
-	if children == nil {
-		return first, nil
-	}
-	return &orNode{children: children}, nil
+	return p.parseChain(depth, "||", (*parser).parseAnd, func(c []node) node { return &orNode{children: c} })
 }
 
 func (p *parser) parseAnd(depth int) (node, error) {
-	first, err := p.parseUnary(depth)
+	return p.parseChain(depth, "&&", (*parser).parseUnary, func(c []node) node { return &andNode{children: c} })
+}
+
+// parseChain parses operand { op operand }. A single operand is returned as
+// is; two or more become one group, with operands that are themselves the
+// same kind of group spliced in: (a && b) && c is a && b && c.
+func (p *parser) parseChain(depth int, op string, operand func(*parser, int) (node, error), group func([]node) node) (node, error) {
+	first, err := operand(p, depth)
 	if err != nil {
 		return nil, err
 	}
-	var children []node
+	base := len(p.nodes)
 	for {
 		p.skipSpace()
-		if !strings.HasPrefix(p.src[p.pos:], "&&") {
+		if !strings.HasPrefix(p.src[p.pos:], op) {
 			break
 		}
 		p.pos += 2
-		next, err := p.parseUnary(depth)
+		next, err := operand(p, depth)
 		if err != nil {
+			p.nodes = p.nodes[:base]
 			return nil, err
 		}
-		if children == nil {
-			children = appendFlat[*andNode](children, first)
+		if len(p.nodes) == base {
+			p.pushFlat(op, first)
 		}
-		children = appendFlat[*andNode](children, next)
+		p.pushFlat(op, next)
 	}
-	if children == nil {
+	if len(p.nodes) == base {
 		return first, nil
 	}
-	return &andNode{children: children}, nil
+	children := slices.Clone(p.nodes[base:])
+	clear(p.nodes[base:]) // let the scratch stack drop its references
+	p.nodes = p.nodes[:base]
+	return group(children), nil
 }
 
-// appendFlat appends n, or n's operands when n is the same kind of group:
-// (a && b) && c is the same selector as a && b && c.
-func appendFlat[G interface{ *andNode | *orNode }](list []node, n node) []node {
+func (p *parser) pushFlat(op string, n node) {
 	switch g := n.(type) {
 	case *andNode:
-		if _, same := any(G(nil)).(*andNode); same {
-			return append(list, g.children...)
+		if op == "&&" {
+			p.nodes = append(p.nodes, g.children...)
+			return
 		}
 	case *orNode:
-		if _, same := any(G(nil)).(*orNode); same {
-			return append(list, g.children...)
+		if op == "||" {
+			p.nodes = append(p.nodes, g.children...)
+			return
 		}
 	}
-	return append(list, n)
+	p.nodes = append(p.nodes, n)
 }
 
 func (p *parser) parseUnary(depth int) (node, error) {
@@ -232,7 +239,7 @@ func (p *parser) parseFunction(name string, start int) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		n = &hasNode{key: key}
+		n = p.leaf(opHas, key)
 		p.skipSpace()
 	}
 	if p.peek() != ')' {
@@ -293,9 +300,9 @@ func (p *parser) parseComparison(key string, keyStart int) (node, error) {
 	word := p.readWord()
 	switch word {
 	case "in":
-		return p.set(key, false, "in")
+		return p.set(key, opIn, "in", "in {")
 	case "notin":
-		return p.set(key, true, "notin")
+		return p.set(key, opNotIn, "notin", "notin {")
 	case "contains":
 		return p.cmp(opContains, key, "contains")
 	case "startswith":
@@ -314,7 +321,7 @@ func (p *parser) parseComparison(key string, keyStart int) (node, error) {
 		}
 		switch word {
 		case "not":
-			return p.set(key, true, "not in")
+			return p.set(key, opNotIn, "not in", "not in {")
 		case "starts":
 			return p.cmp(opStartsWith, key, "starts with")
 		default:
@@ -333,12 +340,14 @@ func (p *parser) readWord() string {
 	return p.src[start:p.pos]
 }
 
-func (p *parser) cmp(op cmpOp, key, opText string) (node, error) {
+func (p *parser) cmp(op leafOp, key, opText string) (node, error) {
 	v, err := p.parseValue(opText)
 	if err != nil {
 		return nil, err
 	}
-	return &cmpNode{op: op, key: key, value: v}, nil
+	n := p.leaf(op, key)
+	n.value = v
+	return n, nil
 }
 
 func (p *parser) parseValue(after string) (string, error) {
@@ -356,25 +365,28 @@ func (p *parser) parseValue(after string) (string, error) {
 	return p.src[start+1 : start+1+end], nil
 }
 
-func (p *parser) set(key string, negate bool, opText string) (node, error) {
+// set parses "{" [ value { "," value } ] "}". opText and memberText name the
+// operator in error messages (constants, so the happy path builds no strings).
+func (p *parser) set(key string, op leafOp, opText, memberText string) (node, error) {
 	p.skipSpace()
 	if p.peek() != '{' {
 		return nil, p.errorf(p.pos, `expected "{" to start the set after %q, found %s`, opText, p.found(p.pos))
 	}
 	open := p.pos
 	p.pos++
-	var values []string
 	p.skipSpace()
 	if p.peek() == '}' {
 		p.pos++
-		return &setNode{key: key, negate: negate}, nil
+		return p.leaf(op, key), nil
 	}
+	base := len(p.strs)
+	defer func() { p.strs = p.strs[:base] }()
 	for {
-		v, err := p.parseValue(opText + " {")
+		v, err := p.parseValue(memberText)
 		if err != nil {
 			return nil, err
 		}
-		values = append(values, v)
+		p.strs = append(p.strs, v)
 		p.skipSpace()
 		switch p.peek() {
 		case ',':
@@ -382,8 +394,12 @@ func (p *parser) set(key string, negate bool, opText string) (node, error) {
 			continue
 		case '}':
 			p.pos++
+			values := p.strs[base:]
 			slices.Sort(values)
-			return &setNode{key: key, values: slices.Compact(values), negate: negate}, nil
+			values = slices.Compact(values)
+			n := p.leaf(op, key)
+			n.values = slices.Clone(values)
+			return n, nil
 		}
 		return nil, p.errorf(p.pos, `expected "," or "}" in the set opened at byte %d, found %s`, open, p.found(p.pos))
 	}

@@ -26,7 +26,7 @@ func Parse(expr string) (*Selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSelector(root), nil
+	return newSelector(root, len(expr)), nil
 }
 
 // MustParse is Parse for constants and tests; it panics on invalid input.
@@ -40,14 +40,18 @@ func MustParse(expr string) *Selector {
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-func newSelector(root node) *Selector {
-	canonical := string(root.appendTo(make([]byte, 0, 64)))
-	sum := sha256.Sum256([]byte(canonical))
-	return &Selector{
-		root:      root,
-		canonical: canonical,
-		id:        "s" + idEncoding.EncodeToString(sum[:10]),
-	}
+// newSelector renders the canonical form and the ID once, so String and ID
+// cost nothing later. Both share one string allocation. sizeHint is the input
+// length, a good guess for the canonical length.
+func newSelector(root node, sizeHint int) *Selector {
+	var buf [256]byte
+	b := root.appendTo(buf[:0:min(len(buf), sizeHint+16)])
+	n := len(b)
+	sum := sha256.Sum256(b)
+	b = append(b, 's')
+	b = idEncoding.AppendEncode(b, sum[:10])
+	both := string(b)
+	return &Selector{root: root, canonical: both[:n], id: both[n:]}
 }
 
 // Evaluate reports whether labels match the selector. It does not allocate.
@@ -76,7 +80,7 @@ func (s *Selector) String() string {
 // punctuation, so it is usable as-is in nft set and ipset names.
 func (s *Selector) ID() string {
 	if s == nil {
-		return newSelector(allNode{}).id
+		return newSelector(allNode{}, 0).id
 	}
 	return s.id
 }

@@ -87,14 +87,14 @@ func TestEvaluate(t *testing.T) {
 		{`! ! has(missing)`, pod, false},
 		{`!app == "web"`, pod, false}, // ! applies to the whole comparison
 		// && and || precedence: || is lowest
-		{`has(missing) && has(app) || has(tier)`, pod, true},      // (F && T) || T
-		{`has(tier) || has(app) && has(missing)`, pod, true},      // T || (T && F)
-		{`(has(tier) || has(app)) && has(missing)`, pod, false},   // parentheses override
-		{`has(missing) || has(app) && has(missing)`, pod, false},  // F || (T && F)
-		{`!has(app) || has(tier)`, pod, true},                     // ! binds tighter than ||
-		{`!(has(app) || has(tier))`, pod, false},                  // negated group
-		{`!(has(missing) && has(app))`, pod, true},                //
-		{`!has(app) && has(tier)`, pod, false},                    // (!T) && T
+		{`has(missing) && has(app) || has(tier)`, pod, true},     // (F && T) || T
+		{`has(tier) || has(app) && has(missing)`, pod, true},     // T || (T && F)
+		{`(has(tier) || has(app)) && has(missing)`, pod, false},  // parentheses override
+		{`has(missing) || has(app) && has(missing)`, pod, false}, // F || (T && F)
+		{`!has(app) || has(tier)`, pod, true},                    // ! binds tighter than ||
+		{`!(has(app) || has(tier))`, pod, false},                 // negated group
+		{`!(has(missing) && has(app))`, pod, true},               //
+		{`!has(app) && has(tier)`, pod, false},                   // (!T) && T
 		{`app == "web" && tier == "frontend" && !has(x)`, pod, true},
 		// quoting
 		{`app == 'web'`, pod, true},
