@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -256,7 +257,11 @@ func describeDecodeError(js []byte, obj runtime.Object, err error) fieldError {
 	fresh := obj.DeepCopyObject()
 	var typeErr *json.UnmarshalTypeError
 	if stdErr := json.Unmarshal(js, fresh); errors.As(stdErr, &typeErr) && typeErr.Field != "" {
-		return fieldError{Path: typeErr.Field, Err: fmt.Errorf("cannot decode JSON %s into %s", typeErr.Value, typeErr.Type)}
+		msg := fmt.Sprintf("cannot decode JSON %s into %s", typeErr.Value, typeErr.Type)
+		if typeErr.Value == "bool" && typeErr.Type.Kind() == reflect.String {
+			msg += ` (YAML reads unquoted y, n, yes, no, on and off as booleans, as kubectl does: quote the value)`
+		}
+		return fieldError{Path: typeErr.Field, Err: errors.New(msg)}
 	}
 	return fieldError{Err: fmt.Errorf("decoding: %w", err)}
 }

@@ -152,6 +152,10 @@ func TestDecodeErrors(t *testing.T) {
 		in:   "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports: [{containerPort: eighty}]\n",
 		want: []string{`f.yaml: document 1 (Pod a): spec.containers.ports.containerPort: cannot decode JSON string into int32`},
 	}, {
+		name: "YAML 1.1 boolean where a string is expected",
+		in:   "apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n",
+		want: []string{`f.yaml: document 1 (Namespace): metadata.name: cannot decode JSON bool into string (YAML reads unquoted y, n, yes, no, on and off as booleans, as kubectl does: quote the value)`},
+	}, {
 		name: "bad YAML",
 		in:   "apiVersion: v1\nkind: Namespace\nmetadata: {name: x\n",
 		want: []string{`f.yaml: document 1: invalid YAML: yaml: line 3: did not find expected ',' or '}'`},
