@@ -39,12 +39,21 @@ type parser struct {
 
 	nodeScratch [16]node
 	strScratch  [16]string
+	// out is scratch space for rendering the canonical form.
+	out [256]byte
 }
 
-// leaf returns a new leafNode from the current block.
+// leaf returns a new leafNode from the current block. The first block is
+// sized for every operand the input can hold (one more than its "&&" and "||"
+// operators; more if quoted values contain them), so a valid selector usually
+// needs one block.
 func (p *parser) leaf(op leafOp, key string) *leafNode {
 	if len(p.leaves) == cap(p.leaves) {
-		p.leaves = make([]leafNode, 0, 4)
+		size := 4
+		if p.leaves == nil {
+			size = 1 + strings.Count(p.src, "&&") + strings.Count(p.src, "||")
+		}
+		p.leaves = make([]leafNode, 0, size)
 	}
 	p.leaves = append(p.leaves, leafNode{op: op, key: key})
 	return &p.leaves[len(p.leaves)-1]
@@ -84,8 +93,8 @@ func (p *parser) peek() byte {
 	return 0
 }
 
-func parse(src string) (node, error) {
-	p := &parser{src: src}
+func (p *parser) parse() (node, error) {
+	src := p.src
 	p.nodes, p.strs = p.nodeScratch[:0], p.strScratch[:0]
 	p.skipSpace()
 	if p.pos == len(src) {

@@ -22,11 +22,12 @@ type Selector struct {
 // Parse compiles expr. An empty or all-whitespace expr is all(). Errors are
 // *SyntaxError values that give the byte offset and what was expected.
 func Parse(expr string) (*Selector, error) {
-	root, err := parse(expr)
+	p := &parser{src: expr}
+	root, err := p.parse()
 	if err != nil {
 		return nil, err
 	}
-	return newSelector(root, len(expr)), nil
+	return newSelector(root, p.out[:0]), nil
 }
 
 // MustParse is Parse for constants and tests; it panics on invalid input.
@@ -41,11 +42,10 @@ func MustParse(expr string) *Selector {
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // newSelector renders the canonical form and the ID once, so String and ID
-// cost nothing later. Both share one string allocation. sizeHint is the input
-// length, a good guess for the canonical length.
-func newSelector(root node, sizeHint int) *Selector {
-	var buf [256]byte
-	b := root.appendTo(buf[:0:min(len(buf), sizeHint+16)])
+// cost nothing later. Both share one string allocation. scratch is reusable
+// space for rendering.
+func newSelector(root node, scratch []byte) *Selector {
+	b := root.appendTo(scratch[:0])
 	n := len(b)
 	sum := sha256.Sum256(b)
 	b = append(b, 's')
@@ -80,7 +80,7 @@ func (s *Selector) String() string {
 // punctuation, so it is usable as-is in nft set and ipset names.
 func (s *Selector) ID() string {
 	if s == nil {
-		return newSelector(allNode{}, 0).id
+		return newSelector(allNode{}, nil).id
 	}
 	return s.id
 }
