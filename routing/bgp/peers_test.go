@@ -65,8 +65,8 @@ func TestComputePeers(t *testing.T) {
 			},
 		},
 		{
-			name: "unknown local node",
-			in:   PeerInput{Local: "n3", Nodes: threeNodes[:2:2], Config: Config{ASNumber: 65001}},
+			name:     "unknown local node",
+			in:       PeerInput{Local: "n3", Nodes: threeNodes[:2:2], Config: Config{ASNumber: 65001}},
 			wantErrs: []string{`local node "n3" is not among the nodes`},
 		},
 		{
