@@ -99,9 +99,9 @@ func (p Port) String() string {
 	return fmt.Sprintf("%d:%d", p.First, p.Last)
 }
 
-// PortFromNumber checks that n is a port 0-65535.
+// PortFromNumber checks that n is a port 1-65535.
 func PortFromNumber(n int) (Port, error) {
-	if n < 0 || n > 65535 {
+	if n < 1 || n > 65535 {
 		return Port{}, fmt.Errorf("port %d out of range", n)
 	}
 	return Port{First: uint16(n), Last: uint16(n)}, nil
@@ -141,10 +141,10 @@ func parsePortRange(s, first, last string) (Port, error) {
 	}
 	a, errA := strconv.Atoi(first)
 	b, errB := strconv.Atoi(last)
-	if errA != nil || a > 65535 {
+	if errA != nil || a < 1 || a > 65535 {
 		return Port{}, fmt.Errorf("port %s out of range", first)
 	}
-	if errB != nil || b > 65535 {
+	if errB != nil || b < 1 || b > 65535 {
 		return Port{}, fmt.Errorf("port %s out of range", last)
 	}
 	if a > b {

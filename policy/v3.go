@@ -355,7 +355,7 @@ func convertPorts(e *errs, path *field.Path, ports []v3.Port, proto *Protocol) [
 }
 
 func portFromInt64(n int64) (Port, error) {
-	if n < 0 || n > 65535 {
+	if n < 1 || n > 65535 {
 		return Port{}, fmt.Errorf("port %d out of range", n)
 	}
 	return PortFromNumber(int(n))
