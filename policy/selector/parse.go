@@ -69,7 +69,7 @@ func (p *parser) found(at int) string {
 		return "end of input"
 	}
 	if end := scanKey(p.src, at); end > at {
-		return fmt.Sprintf("%q", p.src[at:end])
+		return fmt.Sprintf("%q", p.src[at:min(end, at+40)])
 	}
 	r := []rune(p.src[at:min(len(p.src), at+4)])
 	return fmt.Sprintf("%q", string(r[0]))
