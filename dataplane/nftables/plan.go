@@ -1,0 +1,436 @@
+package nftables
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	nft "github.com/google/nftables"
+	"go.uber.org/zap"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
+
+// OpCounts counts the netlink operations of one transaction, by kind.
+type OpCounts struct {
+	Messages       int // every message in the batch
+	Tables         int // table add/delete
+	Sets           int // named set/map add/delete
+	Chains         int // chain add/flush/delete
+	Rules          int // rules added
+	ElementAdds    int // elements added (interval ranges count start and end)
+	ElementDeletes int
+}
+
+// NonElement is the number of operations that are not set-element changes.
+func (c OpCounts) NonElement() int { return c.Tables + c.Sets + c.Chains + c.Rules }
+
+// batch is one planned transaction, in the order it is sent.
+type batch struct {
+	replaceTable bool
+	addTable     bool
+	newSets      []*Set
+	elemDel      map[string][]Element // non-map sets
+	elemAdd      map[string][]Element
+	newChains    []*Chain
+	writeChains  []*Chain // rules to (re)write
+	flushChains  map[string]bool
+	mapDel       map[string][]Element
+	mapAdd       map[string][]Element
+	delChains    []string
+	delSets      []string
+
+	// The applied state after success.
+	chainText map[string]string // "" = deleted
+	owners    map[string]map[string]bool
+	eps       map[string]*EndpointRender // nil = removed
+	setElems  map[string]map[Element]bool
+	setDefs   map[string]*Set // nil = deleted
+
+	counts OpCounts
+}
+
+func newBatch(full bool) *batch {
+	return &batch{addTable: full, elemDel: map[string][]Element{}, elemAdd: map[string][]Element{},
+		flushChains: map[string]bool{}, mapDel: map[string][]Element{}, mapAdd: map[string][]Element{},
+		chainText: map[string]string{}, owners: map[string]map[string]bool{}, eps: map[string]*EndpointRender{},
+		setElems: map[string]map[Element]bool{}, setDefs: map[string]*Set{}}
+}
+
+// plan renders the dirty objects and diffs them against the applied state.
+func (d *Dataplane) plan(full bool) (*batch, error) {
+	b := newBatch(full)
+	for id := range d.dirty.sets {
+		d.planSet(b, id)
+	}
+	for id, cands := range d.dirty.deltas {
+		if !d.dirty.sets[id] {
+			d.planDelta(b, id, cands)
+		}
+	}
+	for id := range d.dirty.policies {
+		var chains []*Chain
+		if p, ok := d.policies[id]; ok {
+			var err error
+			if chains, err = RenderPolicy(p, d.setKind, d.opt); err != nil {
+				d.log.Error("policy fails closed", zap.String("policy", id.String()), zap.Error(err))
+			}
+		}
+		d.planChains(b, "policy:"+id.String(), chains)
+	}
+	for id := range d.dirty.profiles {
+		var chains []*Chain
+		if p, ok := d.profiles[id]; ok {
+			var err error
+			if chains, err = RenderProfile(p, d.setKind, d.opt); err != nil {
+				d.log.Error("profile fails closed", zap.String("profile", id), zap.Error(err))
+			}
+		}
+		d.planChains(b, "profile:"+id, chains)
+	}
+	for key := range d.dirty.endpoints {
+		d.planEndpoint(b, key)
+	}
+	if d.dirty.base {
+		from, to := DispatchMaps()
+		for _, m := range []*Set{from, to} {
+			if _, ok := d.applied.sets[m.Name]; !ok {
+				b.newSets = append(b.newSets, m)
+				b.setDefs[m.Name] = m
+			}
+		}
+		d.planChains(b, "base", BaseChains(d.config))
+	}
+	return b, nil
+}
+
+func (d *Dataplane) planSet(b *batch, id string) {
+	var rendered []*Set
+	if ms, ok := d.sets[id]; ok {
+		rendered = RenderSet(ms.toIPSet(id))
+	}
+	keep := map[string]bool{}
+	for _, s := range rendered {
+		keep[s.Name] = true
+		want := make(map[Element]bool, len(s.Elements))
+		for _, e := range s.Elements {
+			want[e] = true
+		}
+		old, exists := d.applied.sets[s.Name]
+		if !exists {
+			b.newSets = append(b.newSets, s)
+			b.setDefs[s.Name] = s
+			b.elemAdd[s.Name] = s.Elements
+			b.setElems[s.Name] = want
+			continue
+		}
+		for e := range old.elems {
+			if !want[e] {
+				b.elemDel[s.Name] = append(b.elemDel[s.Name], e)
+			}
+		}
+		for _, e := range s.Elements {
+			if _, ok := old.elems[e]; !ok {
+				b.elemAdd[s.Name] = append(b.elemAdd[s.Name], e)
+			}
+		}
+		b.setElems[s.Name] = want
+	}
+	// Names of the set under either kind that are no longer wanted.
+	for _, kind := range []dataplane.SetKind{dataplane.SetKindNets, dataplane.SetKindNamedPort} {
+		for _, fam := range []Family{IPv4, IPv6} {
+			name := SetName(id, kind, fam)
+			if _, ok := d.applied.sets[name]; ok && !keep[name] {
+				b.delSets = append(b.delSets, name)
+				b.setDefs[name] = nil
+			}
+		}
+	}
+}
+
+// planDelta turns member changes into element operations only.
+func (d *Dataplane) planDelta(b *batch, id string, cands []dataplane.SetMember) {
+	ms, ok := d.sets[id]
+	if !ok {
+		return
+	}
+	seen := map[Element]bool{}
+	for _, c := range cands {
+		el, want := ms.element(c)
+		if seen[el] {
+			continue
+		}
+		seen[el] = true
+		fam := IPv4
+		if el.Start.Is6() {
+			fam = IPv6
+		}
+		name := SetName(id, ms.kind, fam)
+		applied, ok := d.applied.sets[name]
+		if !ok {
+			continue // the set itself is new: planSet covers it
+		}
+		_, have := applied.elems[el]
+		switch {
+		case want && !have:
+			b.elemAdd[name] = append(b.elemAdd[name], el)
+		case !want && have:
+			b.elemDel[name] = append(b.elemDel[name], el)
+		}
+	}
+}
+
+// planChains makes the chains owned by owner equal to chains.
+func (d *Dataplane) planChains(b *batch, owner string, chains []*Chain) {
+	names := map[string]bool{}
+	for _, c := range chains {
+		names[c.Name] = true
+		text := chainText(c)
+		old, exists := d.applied.chains[c.Name]
+		switch {
+		case !exists:
+			b.newChains = append(b.newChains, c)
+			b.writeChains = append(b.writeChains, c)
+		case old != text:
+			b.flushChains[c.Name] = true
+			b.writeChains = append(b.writeChains, c)
+		}
+		b.chainText[c.Name] = text
+	}
+	for name := range d.applied.owner[owner] {
+		if !names[name] {
+			b.delChains = append(b.delChains, name)
+			b.chainText[name] = ""
+		}
+	}
+	b.owners[owner] = names
+}
+
+func (d *Dataplane) planEndpoint(b *batch, key string) {
+	var r *EndpointRender
+	if ep, ok := d.endpoints[key]; ok {
+		var err error
+		if r, err = RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt); err != nil {
+			d.log.Error("endpoint not programmed; its interface is dropped", zap.String("endpoint", key), zap.Error(err))
+		}
+	}
+	var chains []*Chain
+	if r != nil {
+		chains = r.Chains
+	}
+	d.planChains(b, "endpoint:"+key, chains)
+	old := d.applied.eps[key]
+	for _, m := range []struct {
+		name     string
+		old, new *Element
+	}{{MapFromWorkload, elemOf(old, false), elemOf(r, false)}, {MapToWorkload, elemOf(old, true), elemOf(r, true)}} {
+		if m.old != nil && (m.new == nil || *m.old != *m.new) {
+			b.mapDel[m.name] = append(b.mapDel[m.name], *m.old)
+		}
+		if m.new != nil && (m.old == nil || *m.old != *m.new) {
+			b.mapAdd[m.name] = append(b.mapAdd[m.name], *m.new)
+		}
+	}
+	b.eps[key] = r
+}
+
+func elemOf(r *EndpointRender, to bool) *Element {
+	if r == nil {
+		return nil
+	}
+	if to {
+		return &r.ToElement
+	}
+	return &r.FromElement
+}
+
+func (d *Dataplane) policyKnown(id dataplane.PolicyID) bool { _, ok := d.policies[id]; return ok }
+func (d *Dataplane) profileKnown(id string) bool            { _, ok := d.profiles[id]; return ok }
+
+// commit records a successfully sent batch as the applied state.
+func (d *Dataplane) commit(b *batch) {
+	for name, text := range b.chainText {
+		if text == "" {
+			delete(d.applied.chains, name)
+		} else {
+			d.applied.chains[name] = text
+		}
+	}
+	for owner, names := range b.owners {
+		if len(names) == 0 {
+			delete(d.applied.owner, owner)
+		} else {
+			d.applied.owner[owner] = names
+		}
+	}
+	for key, r := range b.eps {
+		if r == nil {
+			delete(d.applied.eps, key)
+		} else {
+			d.applied.eps[key] = r
+		}
+	}
+	for name, def := range b.setDefs {
+		if def == nil {
+			delete(d.applied.sets, name)
+		} else if _, ok := d.applied.sets[name]; !ok {
+			d.applied.sets[name] = &appliedSet{set: def, elems: map[Element]struct{}{}}
+		}
+	}
+	for name, want := range b.setElems {
+		if s, ok := d.applied.sets[name]; ok {
+			s.elems = make(map[Element]struct{}, len(want))
+			for e := range want {
+				s.elems[e] = struct{}{}
+			}
+		}
+	}
+	for name, els := range b.elemDel {
+		if _, full := b.setElems[name]; !full {
+			for _, e := range els {
+				delete(d.applied.sets[name].elems, e)
+			}
+		}
+	}
+	for name, els := range b.elemAdd {
+		if _, full := b.setElems[name]; !full {
+			for _, e := range els {
+				d.applied.sets[name].elems[e] = struct{}{}
+			}
+		}
+	}
+	for _, m := range []string{MapFromWorkload, MapToWorkload} {
+		if s, ok := d.applied.sets[m]; ok {
+			for _, e := range b.mapDel[m] {
+				delete(s.elems, e)
+			}
+			for _, e := range b.mapAdd[m] {
+				s.elems[e] = struct{}{}
+			}
+		}
+	}
+}
+
+// send queues the batch on conn in dependency order and flushes it as one
+// transaction: sets and chains exist before anything refers to them, references are
+// gone before what they refer to is deleted.
+func (b *batch) send(conn *nft.Conn, table *nft.Table) error {
+	c := &b.counts
+	if b.replaceTable {
+		conn.DelTable(table)
+		c.Tables++
+	}
+	if b.addTable {
+		conn.AddTable(table)
+		c.Tables++
+	}
+	setObjs := map[string]*nft.Set{}
+	setObj := func(name string, def *Set) *nft.Set {
+		if s, ok := setObjs[name]; ok {
+			return s
+		}
+		s := &nft.Set{Table: table, Name: name}
+		if def != nil {
+			s = nftSet(def, table)
+		}
+		setObjs[name] = s
+		return s
+	}
+	for _, s := range b.newSets {
+		if err := conn.AddSet(setObj(s.Name, s), nil); err != nil {
+			return fmt.Errorf("adding set %s: %w", s.Name, err)
+		}
+		c.Sets++
+	}
+	typeOf := func(name string) SetType {
+		if def := b.setDefs[name]; def != nil {
+			return def.Type
+		}
+		return setTypeFromName(name)
+	}
+	if err := b.sendElements(conn, setObj, typeOf, b.elemDel, false); err != nil {
+		return err
+	}
+	if err := b.sendElements(conn, setObj, typeOf, b.elemAdd, true); err != nil {
+		return err
+	}
+	for _, ch := range b.newChains {
+		conn.AddChain(nftChain(ch, table))
+		c.Chains++
+	}
+	addAnon := func(s *nft.Set, elems []nft.SetElement) error { return conn.AddSet(s, elems) }
+	for _, ch := range b.writeChains {
+		nc := nftChain(ch, table)
+		if b.flushChains[ch.Name] {
+			conn.FlushChain(nc)
+			c.Chains++
+		}
+		for _, r := range ch.Rules {
+			exprs, err := ruleExprs(r, table, addAnon)
+			if err != nil {
+				return fmt.Errorf("chain %s rule %q: %w", ch.Name, r.String(), err)
+			}
+			conn.AddRule(&nft.Rule{Table: table, Chain: nc, Exprs: exprs, UserData: ruleUserData(r.Comment)})
+			c.Rules++
+		}
+	}
+	if err := b.sendElements(conn, setObj, typeOf, b.mapDel, false); err != nil {
+		return err
+	}
+	if err := b.sendElements(conn, setObj, typeOf, b.mapAdd, true); err != nil {
+		return err
+	}
+	for _, name := range b.delChains {
+		conn.FlushChain(&nft.Chain{Name: name, Table: table})
+		c.Chains++
+	}
+	for _, name := range b.delChains {
+		conn.DelChain(&nft.Chain{Name: name, Table: table})
+		c.Chains++
+	}
+	for _, name := range b.delSets {
+		conn.DelSet(setObj(name, nil))
+		c.Sets++
+	}
+	c.Messages += c.Tables + c.Sets + c.Chains + c.Rules
+	return conn.Flush()
+}
+
+func (b *batch) sendElements(conn *nft.Conn, setObj func(string, *Set) *nft.Set, typeOf func(string) SetType, byName map[string][]Element, add bool) error {
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		els := setElementsFor(typeOf(name), byName[name])
+		s := setObj(name, b.setDefs[name])
+		for start := 0; start < len(els); start += maxElementsPerMessage {
+			chunk := els[start:min(start+maxElementsPerMessage, len(els))]
+			var err error
+			if add {
+				err = conn.SetAddElements(s, chunk)
+				b.counts.ElementAdds += len(chunk)
+			} else {
+				err = conn.SetDeleteElements(s, chunk)
+				b.counts.ElementDeletes += len(chunk)
+			}
+			if err != nil {
+				return fmt.Errorf("set %s elements: %w", name, err)
+			}
+			b.counts.Messages++
+		}
+	}
+	return nil
+}
+
+// setTypeFromName recovers a set's type from its name prefix (for sets not
+// re-described in this batch).
+func setTypeFromName(name string) SetType {
+	switch {
+	case name == MapFromWorkload || name == MapToWorkload:
+		return SetIfaceVmap
+	case len(name) > 2 && name[:2] == "s4":
+		return SetAddr4
+	case len(name) > 2 && name[:2] == "s6":
+		return SetAddr6
+	case len(name) > 2 && name[:2] == "n4":
+		return SetNamedPort4
+	}
+	return SetNamedPort6
+}
