@@ -348,9 +348,11 @@ func (d *Dataplane) tableExists() (bool, error) {
 	return false, nil
 }
 
-// chainText is a chain's fingerprint: equal text means equal rules.
+// chainText is a chain's fingerprint: equal text means equal rules. It is never
+// empty (an empty string marks a deleted chain in a batch).
 func chainText(c *Chain) string {
 	var b strings.Builder
+	b.WriteString("chain " + c.Name + "\n")
 	for _, r := range c.Rules {
 		b.WriteString(r.String())
 		b.WriteByte('\n')

@@ -89,7 +89,7 @@ func (d *Dataplane) drift() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if want := countLines(d.applied.chains[name]); len(rules) != want {
+		if want := countLines(d.applied.chains[name]) - 1; len(rules) != want {
 			return fmt.Sprintf("chain %s has %d rules, want %d", name, len(rules), want), nil
 		}
 	}

@@ -1,0 +1,173 @@
+package nftables
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/internal/netnstest"
+)
+
+// allowFromSetState: b allows TCP 8080 from the members of set "sel-allowed" (a only).
+func allowFromSetState() []any {
+	p := policyWithRule("allow-from-set", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6),
+		Source:      dataplane.EndpointMatch{SetIDs: []string{"sel-allowed"}},
+		Destination: dataplane.EndpointMatch{Ports: []dataplane.PortRange{{First: 8080, Last: 8080}}}})
+	return []any{netsSet("sel-allowed", "10.65.0.1/32", "fd00:65::1/128"), p, allowProfile("ns"),
+		wl("ns/a", ifaceA), wl("ns/c", ifaceC), wl("ns/b", ifaceB, ingressTier("default", dataplane.ActionDeny, p.ID))}
+}
+
+func TestSetMemberChangeSendsOnlyElementOps(t *testing.T) {
+	n := newNode(t)
+	n.apply(t, allowFromSetState()...)
+	n.check(t, probe{"c", "tcp", addrB, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
+
+	add := &dataplane.SetDelta{ID: "sel-allowed", Added: []dataplane.SetMember{{Prefix: netip.PrefixFrom(addrC, 32)}}}
+	n.apply(t, add)
+	ops := n.dp.LastBatch()
+	if ops.NonElement() != 0 || ops.ElementAdds != 2 || ops.ElementDeletes != 0 {
+		t.Errorf("adding one member: ops = %+v, want only 2 element adds (interval start and end)", ops)
+	}
+	n.check(t, probe{"c", "tcp", addrB, 8080, true})
+
+	remove := &dataplane.SetDelta{ID: "sel-allowed", Removed: []dataplane.SetMember{{Prefix: netip.PrefixFrom(addrA, 32)}}}
+	n.apply(t, remove)
+	ops = n.dp.LastBatch()
+	if ops.NonElement() != 0 || ops.ElementDeletes != 2 || ops.ElementAdds != 0 {
+		t.Errorf("removing one member: ops = %+v, want only 2 element deletes", ops)
+	}
+	n.check(t, probe{"a", "tcp", addrB, 8080, false}, probe{"c", "tcp", addrB, 8080, true},
+		probe{"a", "tcp", addrB6, 8080, true}) // a's IPv6 address is still a member
+}
+
+func TestNewEndpointAddsOnlyItsChainsAndMapEntries(t *testing.T) {
+	n := newNode(t)
+	objs := allowFromSetState()
+	n.apply(t, objs[:len(objs)-2]...) // without c and b
+	n.apply(t, wl("ns/c", ifaceC))
+	ops := n.dp.LastBatch()
+	// Two chains (from-, to-), their 3 rules each, one entry in each dispatch map.
+	want := OpCounts{Messages: 10, Chains: 2, Rules: 6, ElementAdds: 2}
+	if ops != want {
+		t.Errorf("new endpoint ops = %+v, want %+v", ops, want)
+	}
+	n.check(t, probe{"c", "icmp", addrA, 0, true})
+}
+
+func TestEstablishedConnectionSurvivesReapply(t *testing.T) {
+	n := newNode(t)
+	objs := allowFromSetState()
+	n.apply(t, objs...)
+	conn, err := n.a.DialTCP(netip.AddrPortFrom(addrB, 8080), allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := netnstest.Echo(conn, allow); err != nil {
+		t.Fatal(err)
+	}
+	// Re-apply the policy with an extra rule: its chain is flushed and rewritten.
+	p := objs[1].(*dataplane.Policy)
+	p2 := *p
+	p2.Inbound = append([]dataplane.Rule{{ID: "log", Action: dataplane.ActionLog, LogPrefix: "probe"}}, p.Inbound...)
+	n.apply(t, &p2)
+	if ops := n.dp.LastBatch(); ops.Chains != 1 || ops.Rules != 3 {
+		t.Errorf("policy re-apply ops = %+v, want one chain flush and its 3 rules", ops)
+	}
+	if err := netnstest.Echo(conn, allow); err != nil {
+		t.Errorf("established connection broken by re-apply: %v", err)
+	}
+	n.check(t, probe{"a", "tcp", addrB, 8080, true}, probe{"c", "tcp", addrB, 8080, false})
+}
+
+func TestResyncRepairsDeletedTable(t *testing.T) {
+	n := newNode(t)
+	n.apply(t, allowFromSetState()...)
+	if err := n.dp.Resync(); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.dp.Stats(); st.Repairs != 0 || st.Batches != 1 {
+		t.Fatalf("resync without drift: stats %+v, want no repair and no batch", st)
+	}
+	n.ns.MustRun(t, "nft", "delete", "table", "inet", "palisade")
+	n.check(t, probe{"c", "tcp", addrB, 8080, true}) // open while the table is gone
+	if err := n.dp.Resync(); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.dp.Stats(); st.Repairs != 1 {
+		t.Errorf("stats after drift %+v, want one repair", st)
+	}
+	n.check(t, probe{"c", "tcp", addrB, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
+
+	// A chain emptied behind our back is also drift.
+	n.ns.MustRun(t, "nft", "flush", "chain", "inet", "palisade", ChainForwardIngress)
+	if err := n.dp.Resync(); err != nil {
+		t.Fatal(err)
+	}
+	n.check(t, probe{"c", "tcp", addrB, 8080, false})
+	// Incremental updates keep working after a repair.
+	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Added: []dataplane.SetMember{{Prefix: netip.PrefixFrom(addrC, 32)}}})
+	n.check(t, probe{"c", "tcp", addrB, 8080, true})
+}
+
+func TestResyncLeavesOtherTablesAlone(t *testing.T) {
+	n := newNode(t)
+	n.ns.MustRun(t, "nft", "add", "table", "ip", "user")
+	n.ns.MustRun(t, "nft", "add", "chain", "ip", "user", "c")
+	n.apply(t, allowFromSetState()...)
+	n.ns.MustRun(t, "nft", "delete", "table", "inet", "palisade")
+	if err := n.dp.Resync(); err != nil {
+		t.Fatal(err)
+	}
+	out := n.ns.MustRun(t, "nft", "list", "tables")
+	if want := "table ip user\ntable inet palisade\n"; out != want {
+		t.Errorf("tables = %q, want %q", out, want)
+	}
+}
+
+// TestNestedNetDeltas: a net covering existing members replaces their elements
+// (the kernel rejects overlapping intervals), and removing it brings them back.
+func TestNestedNetDeltas(t *testing.T) {
+	n := newNode(t)
+	n.apply(t, allowFromSetState()...)
+	wide := dataplane.SetMember{Prefix: netip.MustParsePrefix("10.65.0.0/24")}
+	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Added: []dataplane.SetMember{wide}})
+	if ops := n.dp.LastBatch(); ops.NonElement() != 0 || ops.ElementAdds != 2 || ops.ElementDeletes != 2 {
+		t.Errorf("adding a covering net: ops = %+v, want 2 adds and 2 deletes", ops)
+	}
+	n.check(t, probe{"c", "tcp", addrB, 8080, true}, probe{"a", "tcp", addrB, 8080, true})
+	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Removed: []dataplane.SetMember{wide}})
+	n.check(t, probe{"c", "tcp", addrB, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
+}
+
+// TestEndpointToHost: traffic from a pod to its own node runs the pod's egress policy,
+// then Config.EndpointToHostAction.
+func TestEndpointToHost(t *testing.T) {
+	n := newNode(t)
+	n.ns.MustRun(t, "ip", "addr", "add", "10.64.0.1/32", "dev", "lo")
+	n.ns.Listen(t, 7070)
+	host := netip.MustParseAddr("10.64.0.1")
+	denyEgress7070 := &dataplane.Policy{ID: pid("default", "no-7070"), Outbound: []dataplane.Rule{
+		{ID: "deny", Action: dataplane.ActionDeny, Protocol: u8(6), Destination: dataplane.EndpointMatch{
+			Ports: []dataplane.PortRange{{First: 7070, Last: 7070}}}}}}
+	c := wl("ns/c", ifaceC, dataplane.TierPolicies{Name: "default", EgressPolicies: []dataplane.PolicyID{denyEgress7070.ID},
+		DefaultAction: dataplane.ActionDeny})
+	n.apply(t, denyEgress7070, allowProfile("ns"), wl("ns/a", ifaceA), c,
+		dataplane.Config{EndpointToHostAction: dataplane.ActionAllow})
+	n.check(t, probe{"a", "tcp", host, 7070, true}, probe{"c", "tcp", host, 7070, false})
+	n.apply(t, dataplane.Config{EndpointToHostAction: dataplane.ActionDeny})
+	n.check(t, probe{"a", "tcp", host, 7070, false})
+	n.apply(t, dataplane.Config{EndpointToHostAction: dataplane.ActionPass})
+	n.check(t, probe{"a", "tcp", host, 7070, true})
+}
+
+// TestMissingSetFailsClosedThenRecovers: a policy whose set has not arrived yet drops
+// (only for endpoints using it); when the set arrives the policy is re-rendered.
+func TestMissingSetFailsClosedThenRecovers(t *testing.T) {
+	n := newNode(t)
+	objs := allowFromSetState()
+	n.apply(t, objs[1:]...) // everything but the set
+	n.check(t, probe{"a", "tcp", addrB, 8080, false}, probe{"b", "icmp", addrA, 0, true})
+	n.apply(t, objs[0])
+	n.check(t, probe{"a", "tcp", addrB, 8080, true})
+}
