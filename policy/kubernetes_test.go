@@ -190,7 +190,7 @@ func TestFromKubernetes(t *testing.T) {
 	}, {
 		name: "peers times protocols",
 		np: knp(networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{
-			From: []networkingv1.NetworkPolicyPeer{{PodSelector: ls("app", "b")}, {NamespaceSelector: ls("team", "a")}},
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: ls("app", "b")}, {NamespaceSelector: ls("team", "a")}},
 			Ports: []networkingv1.NetworkPolicyPort{{Port: intPort(80)}, {Protocol: &udpProto, Port: intPort(53)}},
 		}}}),
 		want: func() *Policy {

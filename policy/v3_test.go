@@ -149,7 +149,7 @@ ingress:
 		want: func(p *Policy) {
 			p.Ingress = []Rule{{Action: Allow, Origin: "spec.ingress[0]", Source: EntityRule{
 				ServiceAccounts: &ServiceAccountMatch{Names: []string{"web", "api", "web"}, Selector: "team == 'a'"},
-				Peer: sel(inNS + ` && projectcalico.org/serviceaccount in {"api", "web"} && has(projectcalico.org/serviceaccount) && pcsa.team == "a"`)}}}
+				Peer:            sel(inNS + ` && projectcalico.org/serviceaccount in {"api", "web"} && has(projectcalico.org/serviceaccount) && pcsa.team == "a"`)}}}
 		},
 	}}
 	for _, tc := range tests {
