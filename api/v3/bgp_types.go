@@ -29,9 +29,9 @@ type BGPPeer struct {
 }
 
 // BGPPeerSpec says which nodes peer with which address or which other nodes.
-// +kubebuilder:validation:XValidation:rule="!(has(self.node) && self.node != ” && has(self.nodeSelector) && self.nodeSelector != ”)",message="node and nodeSelector cannot both be set",fieldPath=".nodeSelector"
-// +kubebuilder:validation:XValidation:rule="!(has(self.peerIP) && self.peerIP != ” && has(self.peerSelector) && self.peerSelector != ”)",message="peerIP and peerSelector cannot both be set",fieldPath=".peerSelector"
-// +kubebuilder:validation:XValidation:rule="!has(self.peerIP) || self.peerIP == ” || has(self.asNumber)",message="asNumber is required with peerIP",fieldPath=".asNumber"
+// +kubebuilder:validation:XValidation:rule="!(has(self.node) && size(self.node) > 0 && has(self.nodeSelector) && size(self.nodeSelector) > 0)",message="node and nodeSelector cannot both be set",fieldPath=".nodeSelector"
+// +kubebuilder:validation:XValidation:rule="!(has(self.peerIP) && size(self.peerIP) > 0 && has(self.peerSelector) && size(self.peerSelector) > 0)",message="peerIP and peerSelector cannot both be set",fieldPath=".peerSelector"
+// +kubebuilder:validation:XValidation:rule="!has(self.peerIP) || size(self.peerIP) == 0 || has(self.asNumber)",message="asNumber is required with peerIP",fieldPath=".asNumber"
 type BGPPeerSpec struct {
 	// Node is the one node that peers; empty with no nodeSelector means all nodes.
 	Node string `json:"node,omitempty"`
@@ -79,7 +79,7 @@ type BGPPeerSpec struct {
 	NextHopMode string `json:"nextHopMode,omitempty"`
 	// ReachableBy is the gateway through which the peer is reached (for route reflectors).
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == '' || isIP(self)",message="reachableBy must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="reachableBy must be an IP address"
 	ReachableBy string `json:"reachableBy,omitempty"`
 	// Filters are the names of BGPFilter resources applied to the session, in order.
 	// +kubebuilder:validation:MaxItems=64

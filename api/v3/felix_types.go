@@ -199,13 +199,13 @@ type FelixConfigurationSpec struct {
 	// NATPortRange is the SNAT source port range, e.g. "32768:65535".
 	NATPortRange *Port `json:"natPortRange,omitempty"`
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == '' || isIP(self)",message="natOutgoingAddress must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="natOutgoingAddress must be an IP address"
 	NATOutgoingAddress string `json:"natOutgoingAddress,omitempty"`
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == '' || isIP(self)",message="deviceRouteSourceAddress must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="deviceRouteSourceAddress must be an IP address"
 	DeviceRouteSourceAddress string `json:"deviceRouteSourceAddress,omitempty"`
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self == '' || isIP(self)",message="deviceRouteSourceAddressIPv6 must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0 || isIP(self)",message="deviceRouteSourceAddressIPv6 must be an IP address"
 	DeviceRouteSourceAddressIPv6 string `json:"deviceRouteSourceAddressIPv6,omitempty"`
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=255

@@ -12,10 +12,9 @@ import (
 // a JSON string and remember which one was written, so that a user's YAML re-encodes
 // exactly as it came in ("80" stays a string, 80 stays a number).
 //
-// The marker `Type=int-or-string` is not a real OpenAPI type: hack/crdgen rewrites it into
-// `x-kubernetes-int-or-string: true` after controller-gen runs, because controller-gen
-// only knows that form for intstr.IntOrString. It also caps the string form at 64
-// characters so the CEL rules below have a bounded cost.
+// Their schema markers say `Type=string` plus `XIntOrString` (so controller-gen accepts
+// MaxLength, which bounds the cost of the CEL rules); hack/crdgen then drops the string
+// type, since an int-or-string schema must not have one.
 
 // decodeNumOrString reads a JSON number (integers only) or a JSON string.
 func decodeNumOrString(b []byte, what string) (num int64, str string, isStr bool, err error) {
@@ -32,10 +31,14 @@ func decodeNumOrString(b []byte, what string) (num int64, str string, isStr bool
 	return num, "", false, nil
 }
 
-// Port is a port number, a range "min:max", or a named port, kept as written.
-// +kubebuilder:validation:Type=int-or-string
-// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (!self.matches('^[0-9]{1,5}(:[0-9]{1,5})?$') || (self.matches('^[0-9]{1,5}$') ? (int(self) >= 1 && int(self) <= 65535) : (int(self.split(':')[0]) >= 1 && int(self.split(':')[1]) <= 65535 && int(self.split(':')[0]) <= int(self.split(':')[1]))))",message="port must be a number 1-65535, a range \"min:max\" with 1 <= min <= max <= 65535, or a port name"
-// +kubebuilder:validation:XValidation:rule="type(self) == int || self.matches('^[0-9]{1,5}(:[0-9]{1,5})?$') || self.matches('^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$')",message="port name must be letters, digits and '-' (at most 63 characters)"
+// Port is a port number, a range "min:max", or a named port, kept as written. The
+// schema checks the string form with a pattern (no CEL cost, which matters because ports
+// sit in lists of rules) and numbers and min <= max with one cheap CEL rule.
+// +kubebuilder:validation:Type=string
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:Pattern=`^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?|[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$`
+// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (!self.contains(':') || int(self.split(':')[0]) <= int(self.split(':')[1]))",message="port must be a number 1-65535, a range \"min:max\" with min <= max, or a port name"
 type Port struct {
 	// Num holds the value when the port was written as a JSON number.
 	Num int64
@@ -139,7 +142,9 @@ var protocolNumbers = map[string]uint8{
 }
 
 // Protocol is an IP protocol given by name ("TCP") or number (6), kept as written.
-// +kubebuilder:validation:Type=int-or-string
+// +kubebuilder:validation:Type=string
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:MaxLength=8
 // +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 255) : self in ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite']",message="protocol must be one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255"
 type Protocol struct {
 	// Num holds the value when written as a JSON number.
@@ -206,7 +211,9 @@ func (p *Protocol) UnmarshalJSON(b []byte) error {
 
 // ASNumber is a BGP AS number written as a number (64512), a numeric string, or the
 // dotted "high.low" form ("1.10" = 65546), kept as written.
-// +kubebuilder:validation:Type=int-or-string
+// +kubebuilder:validation:Type=string
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:MaxLength=11
 // +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 0 && self <= 4294967295) : (self.matches('^[0-9]{1,10}$') ? int(self) <= 4294967295 : (self.matches('^[0-9]{1,5}[.][0-9]{1,5}$') && int(self.split('.')[0]) <= 65535 && int(self.split('.')[1]) <= 65535))",message="AS number must be between 0 and 4294967295, or \"high.low\" with each part 0-65535"
 type ASNumber struct {
 	// Num holds the value when written as a JSON number.

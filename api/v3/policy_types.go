@@ -63,10 +63,10 @@ type NetworkPolicySpec struct {
 	// Order: lower goes first; unset sorts last.
 	Order *float64 `json:"order,omitempty"`
 	// Ingress rules, evaluated in order.
-	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:MaxItems=500
 	Ingress []Rule `json:"ingress,omitzero"`
 	// Egress rules, evaluated in order.
-	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:MaxItems=500
 	Egress []Rule `json:"egress,omitzero"`
 	// Selector picks the endpoints the policy applies to; empty means all().
 	Selector string `json:"selector,omitempty"`
@@ -116,10 +116,10 @@ type GlobalNetworkPolicySpec struct {
 	// Order: lower goes first; unset sorts last.
 	Order *float64 `json:"order,omitempty"`
 	// Ingress rules, evaluated in order.
-	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:MaxItems=500
 	Ingress []Rule `json:"ingress,omitzero"`
 	// Egress rules, evaluated in order.
-	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:MaxItems=500
 	Egress []Rule `json:"egress,omitzero"`
 	// Selector picks the endpoints the policy applies to; empty means all().
 	Selector string `json:"selector,omitempty"`
@@ -198,7 +198,7 @@ type ICMPFields struct {
 // EntityRule matches one end of a connection. All given criteria must hold.
 type EntityRule struct {
 	// Nets the address must be in (CIDRs or single IPs).
-	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:MaxItems=128
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) || isIP(self)",message="nets entries must be valid CIDRs or IP addresses"
 	Nets []string `json:"nets,omitzero"`
@@ -209,17 +209,17 @@ type EntityRule struct {
 	// Services matches the endpoints of a Kubernetes Service.
 	Services *ServiceMatch `json:"services,omitempty"`
 	// Ports the packet must use: numbers, "min:max" ranges or named ports.
-	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:MaxItems=64
 	Ports []Port `json:"ports,omitzero"`
 	// NotNets the address must not be in.
-	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:MaxItems=128
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self) || isIP(self)",message="notNets entries must be valid CIDRs or IP addresses"
 	NotNets []string `json:"notNets,omitzero"`
 	// NotSelector the endpoint's labels must not match.
 	NotSelector string `json:"notSelector,omitempty"`
 	// NotPorts the packet must not use.
-	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:MaxItems=64
 	NotPorts []Port `json:"notPorts,omitzero"`
 	// ServiceAccounts matches endpoints by service account.
 	ServiceAccounts *ServiceAccountMatch `json:"serviceAccounts,omitempty"`

@@ -31,7 +31,7 @@ type TierSpec struct {
 	// Order: lower goes first; unset sorts last.
 	Order *float64 `json:"order,omitempty"`
 	// DefaultAction applies to endpoints a tier's policies select but do not decide.
-	// +kubebuilder:validation:Enum=Deny;Pass
+	// +kubebuilder:validation:XValidation:rule="self in ['Deny', 'Pass']",message="defaultAction must be Deny or Pass"
 	DefaultAction *Action `json:"defaultAction,omitempty"`
 }
 
@@ -116,7 +116,7 @@ type HostEndpoint struct {
 }
 
 // HostEndpointSpec names the node and interface (or expected IPs) of a host endpoint.
-// +kubebuilder:validation:XValidation:rule="(has(self.interfaceName) && self.interfaceName != ”) || (has(self.expectedIPs) && size(self.expectedIPs) > 0)",message="interfaceName or expectedIPs must be set"
+// +kubebuilder:validation:XValidation:rule="(has(self.interfaceName) && size(self.interfaceName) > 0) || (has(self.expectedIPs) && size(self.expectedIPs) > 0)",message="interfaceName or expectedIPs must be set"
 type HostEndpointSpec struct {
 	// Node is the name of the node the interface is on.
 	Node string `json:"node,omitempty"`
