@@ -1,13 +1,16 @@
 package nftables
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
 	nft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisadenet/palisade/dataplane"
 )
@@ -95,7 +98,8 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	for _, o := range opts {
 		o(d)
 	}
-	var connOpts []nft.ConnOption
+	// A lasting socket: one dial (and netns switch) per Dataplane, not per batch.
+	connOpts := []nft.ConnOption{nft.AsLasting(), nft.WithSockOptions(largeBuffers)}
 	if d.netnsFd >= 0 {
 		connOpts = append(connOpts, nft.WithNetNSFd(d.netnsFd))
 	}
@@ -107,6 +111,34 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	d.resetApplied()
 	d.resetDirty()
 	return d, nil
+}
+
+// Socket buffer sizes for one transaction. A cold start at full scale is one batch of
+// tens of megabytes (sendmsg fails with EMSGSIZE above the send buffer) and the kernel
+// queues an ack per message before we read any (ENOBUFS above the receive buffer).
+// The FORCE variants need CAP_NET_ADMIN, which programming nftables needs anyway.
+const (
+	sendBufferBytes    = 512 << 20
+	receiveBufferBytes = 128 << 20
+)
+
+func largeBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	var sockErr error
+	if err := raw.Control(func(fd uintptr) {
+		sockErr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sendBufferBytes),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBufferBytes))
+	}); err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	if sockErr != nil {
+		return fmt.Errorf("enlarging netlink socket buffers: %w", sockErr)
+	}
+	return nil
 }
 
 func (d *Dataplane) resetApplied() {
@@ -358,4 +390,14 @@ func chainText(c *Chain) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// Close releases the netlink socket. The table stays in the kernel.
+func (d *Dataplane) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.conn.CloseLasting(); err != nil {
+		return fmt.Errorf("closing nftables netlink connection: %w", err)
+	}
+	return nil
 }

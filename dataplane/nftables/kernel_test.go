@@ -52,6 +52,7 @@ func newNode(t *testing.T) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = dp.Close() })
 	n.dp = dp
 	return n
 }
@@ -134,6 +135,7 @@ func TestApplyPrintsAndReloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = dp.Close() })
 	s := fullState(dataplane.Config{EndpointToHostAction: dataplane.ActionAllow})
 	var objs []any
 	for _, o := range s.Sets {
