@@ -208,7 +208,7 @@ func Decide(in Input) (Plan, []Problem) {
 		plan.Neighbors = append(plan.Neighbors, Neighbor{IP: ip, MAC: mac})
 		plan.FDB = append(plan.FDB, FDBEntry{MAC: mac, Dst: n.IP})
 	}
-	plan.sort()
+	plan.Sort()
 	return plan, problems
 }
 
@@ -272,7 +272,9 @@ func ValidMode(m EncapMode) bool {
 	return m == "" || m == EncapNever || m == EncapAlways || m == EncapCrossSubnet
 }
 
-func (p *Plan) sort() {
+// Sort orders routes by destination and neighbour/FDB entries by address, so plans
+// compare with ==-style diffs.
+func (p *Plan) Sort() {
 	slices.SortFunc(p.Routes, func(a, b Route) int { return comparePrefix(a.Dst, b.Dst) })
 	slices.SortFunc(p.Neighbors, func(a, b Neighbor) int { return a.IP.Compare(b.IP) })
 	slices.SortFunc(p.FDB, func(a, b FDBEntry) int {

@@ -1,0 +1,148 @@
+// Package router joins the node's two sources of routes and keeps the kernel in line
+// with them.
+//
+// In: the datastore view (this node, pools, blocks, borrowed IPs, other nodes'
+// addresses and VTEPs) through SetInput, and the best paths BGP learned through
+// OnRoute. Out: one routes.Plan (blackholes for local blocks, VXLAN routes from the
+// datastore, and a route per learned prefix chosen by its pool's modes) applied by a
+// routes.Syncer on every change and on Resync.
+package router
+
+import (
+	"net/netip"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/palisadenet/palisade/routing/bgp"
+	"github.com/palisadenet/palisade/routing/routes"
+)
+
+// Applier is what the router needs from routes.Syncer.
+type Applier interface {
+	Apply(routes.Plan) (routes.Stats, error)
+}
+
+// Router holds the merged desired state. It is safe for concurrent use: BGP events
+// and datastore updates arrive on different goroutines.
+type Router struct {
+	mu      sync.Mutex
+	in      routes.Input
+	bgp     bool
+	learned map[netip.Prefix]netip.Addr // prefix → next hop
+	apply   Applier
+	log     *zap.Logger
+}
+
+// New returns a Router. With bgpEnabled, remote blocks of non-VXLAN pools are routed
+// only once a peer announces them; without, every remote block is routed from the
+// datastore (VXLAN-only clusters).
+func New(apply Applier, bgpEnabled bool, log *zap.Logger) *Router {
+	return &Router{bgp: bgpEnabled, learned: map[netip.Prefix]netip.Addr{}, apply: apply, log: log}
+}
+
+// SetInput replaces the datastore view and syncs.
+func (r *Router) SetInput(in routes.Input) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.in = in
+	return r.syncLocked()
+}
+
+// OnRoute records a learned best-path change and syncs; it fits bgp.Options.OnRoute.
+func (r *Router) OnRoute(ev bgp.RouteEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ev.Withdraw {
+		delete(r.learned, ev.Prefix)
+	} else {
+		r.learned[ev.Prefix] = ev.NextHop
+	}
+	if err := r.syncLocked(); err != nil {
+		r.log.Warn("route sync after BGP update", zap.Stringer("prefix", ev.Prefix), zap.Error(err))
+	}
+}
+
+// Resync re-applies the plan, repairing routes someone else changed.
+func (r *Router) Resync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.syncLocked()
+}
+
+// Plan returns the merged plan and what could not be routed.
+func (r *Router) Plan() (routes.Plan, []routes.Problem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.planLocked()
+}
+
+func (r *Router) syncLocked() error {
+	plan, problems := r.planLocked()
+	for _, p := range problems {
+		r.log.Warn("cannot route", zap.Stringer("dst", p.Dst), zap.String("reason", p.Reason))
+	}
+	st, err := r.apply.Apply(plan)
+	if st != (routes.Stats{}) {
+		r.log.Info("routes synced", zap.Int("added", st.RoutesAdded), zap.Int("replaced", st.RoutesReplaced),
+			zap.Int("deleted", st.RoutesDeleted), zap.Int("neighbours set", st.NeighborsSet))
+	}
+	return err
+}
+
+func (r *Router) planLocked() (routes.Plan, []routes.Problem) {
+	if !r.in.Local.Address.IsValid() {
+		return routes.Plan{}, nil // no datastore view yet: change nothing
+	}
+	plan, problems := routes.Decide(r.in)
+	if r.bgp {
+		// BGP carries non-VXLAN blocks; keep blackholes and VXLAN routes only.
+		kept := plan.Routes[:0]
+		for _, rt := range plan.Routes {
+			if rt.Kind == routes.KindBlackhole || rt.Kind == routes.KindVXLAN {
+				kept = append(kept, rt)
+			}
+		}
+		plan.Routes = kept
+	}
+	have := make(map[netip.Prefix]bool, len(plan.Routes))
+	for _, rt := range plan.Routes {
+		have[rt.Dst] = true
+	}
+	byIP := make(map[netip.Addr]routes.RemoteNode, len(r.in.Nodes))
+	for _, n := range r.in.Nodes {
+		byIP[n.IP] = n
+	}
+	for prefix, nh := range r.learned {
+		if have[prefix] || nh == r.in.Local.Address.Addr() {
+			continue
+		}
+		node, ok := byIP[nh]
+		if !ok {
+			node = routes.RemoteNode{Name: nh.String(), IP: nh}
+		}
+		rt, err := routes.DecideRemote(r.in.Local, r.in.Pools, prefix, node)
+		if err != nil {
+			problems = append(problems, routes.Problem{Dst: prefix, Reason: err.Error()})
+			continue
+		}
+		plan.Routes = append(plan.Routes, rt)
+		if rt.Kind == routes.KindVXLAN {
+			addVTEP(&plan, node)
+		}
+	}
+	plan.Sort()
+	return plan, problems
+}
+
+// addVTEP adds the neighbour and FDB entries for node unless the plan has them.
+func addVTEP(plan *routes.Plan, node routes.RemoteNode) {
+	mac := node.VTEPMAC.String()
+	for _, n := range plan.Neighbors {
+		if n.IP == node.VTEPIP {
+			return
+		}
+	}
+	plan.Neighbors = append(plan.Neighbors, routes.Neighbor{IP: node.VTEPIP, MAC: mac})
+	plan.FDB = append(plan.FDB, routes.FDBEntry{MAC: mac, Dst: node.IP})
+}

@@ -1,0 +1,100 @@
+package router
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/zap"
+
+	"github.com/palisadenet/palisade/routing/bgp"
+	"github.com/palisadenet/palisade/routing/routes"
+)
+
+type fakeApplier struct{ last routes.Plan }
+
+func (f *fakeApplier) Apply(p routes.Plan) (routes.Stats, error) {
+	f.last = p
+	return routes.Stats{}, nil
+}
+
+var (
+	pfx   = netip.MustParsePrefix
+	addr  = netip.MustParseAddr
+	ipCmp = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+)
+
+func input() routes.Input {
+	mac, _ := net.ParseMAC("66:00:00:00:00:02")
+	return routes.Input{
+		Local: routes.LocalNode{Name: "n1", Address: pfx("192.168.50.1/24"), Interface: "eth0"},
+		Pools: []routes.Pool{
+			{CIDR: pfx("172.20.0.0/16"), IPIPMode: routes.EncapCrossSubnet},
+			{CIDR: pfx("172.30.0.0/16"), VXLANMode: routes.EncapAlways},
+		},
+		Blocks: []routes.Block{
+			{CIDR: pfx("172.20.0.0/26"), Node: "n1"},
+			{CIDR: pfx("172.20.0.64/26"), Node: "n2"},
+			{CIDR: pfx("172.30.0.0/26"), Node: "n2"},
+		},
+		Nodes: []routes.RemoteNode{{Name: "n2", IP: addr("192.168.50.2"), VTEPIP: addr("172.30.0.1"), VTEPMAC: mac}},
+	}
+}
+
+func TestRouterMergesBGPAndDatastore(t *testing.T) {
+	f := &fakeApplier{}
+	r := New(f, true, zap.NewNop())
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2")})
+	if len(f.last.Routes) != 0 {
+		t.Fatalf("routes applied before the datastore view arrived: %v", f.last.Routes)
+	}
+	if err := r.SetInput(input()); err != nil {
+		t.Fatal(err)
+	}
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("10.99.0.0/24"), NextHop: addr("192.168.50.254")}) // external, outside pools
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.0/26"), NextHop: addr("192.168.50.2")})  // our own block: blackhole stays
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("10.98.0.0/24"), NextHop: addr("10.1.1.1")})       // unreachable next hop
+	want := []routes.Route{
+		{Dst: pfx("10.99.0.0/24"), Kind: routes.KindNative, Device: "eth0", Gateway: addr("192.168.50.254")},
+		{Dst: pfx("172.20.0.0/26"), Kind: routes.KindBlackhole},
+		{Dst: pfx("172.20.0.64/26"), Kind: routes.KindNative, Device: "eth0", Gateway: addr("192.168.50.2")},
+		{Dst: pfx("172.30.0.0/26"), Kind: routes.KindVXLAN, Device: "vxlan.calico", Gateway: addr("172.30.0.1"), OnLink: true},
+	}
+	if diff := cmp.Diff(want, f.last.Routes, ipCmp); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if _, problems := r.Plan(); len(problems) != 1 || problems[0].Dst != pfx("10.98.0.0/24") {
+		t.Errorf("problems = %v, want the unreachable 10.98.0.0/24", problems)
+	}
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2"), Withdraw: true})
+	for _, rt := range f.last.Routes {
+		if rt.Dst == pfx("172.20.0.64/26") {
+			t.Errorf("withdrawn route still planned: %v", rt)
+		}
+	}
+}
+
+func TestRouterWithoutBGPRoutesEveryBlockFromDatastore(t *testing.T) {
+	f := &fakeApplier{}
+	r := New(f, false, zap.NewNop())
+	if err := r.SetInput(input()); err != nil {
+		t.Fatal(err)
+	}
+	var dsts []string
+	for _, rt := range f.last.Routes {
+		dsts = append(dsts, rt.String())
+	}
+	want := []string{
+		"blackhole 172.20.0.0/26",
+		"native 172.20.0.64/26 via 192.168.50.2 dev eth0",
+		"vxlan 172.30.0.0/26 via 172.30.0.1 dev vxlan.calico onlink",
+	}
+	if diff := cmp.Diff(want, dsts); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if len(f.last.Neighbors) != 1 || len(f.last.FDB) != 1 {
+		t.Errorf("VTEP entries = %v %v", f.last.Neighbors, f.last.FDB)
+	}
+}
