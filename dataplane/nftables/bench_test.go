@@ -162,3 +162,26 @@ func reportP99(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
+
+// BenchmarkColdProgramFullScale programs the full-scale state into an empty
+// namespace (render, diff, one transaction).
+func BenchmarkColdProgramFullScale(b *testing.B) {
+	netnstest.Require(b, "nft")
+	objs := updatesOf(scaleObjects()...)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		ns := netnstest.New(b, "cold")
+		dp, err := New(zap.NewNop(), WithNetNSFd(ns.Open(b)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := dp.Apply(objs); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_ = dp.Close()
+		b.StartTimer()
+	}
+}

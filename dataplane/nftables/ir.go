@@ -87,11 +87,12 @@ const (
 type Match interface{ isMatch() }
 
 // IfaceMatch: the input/output interface name equals Name, or starts with it when
-// Prefix is set (nft's `"cali*"`).
+// Prefix is set (nft's `"cali*"`); Negate inverts it.
 type IfaceMatch struct {
 	Iface  IfaceKind
 	Name   string
 	Prefix bool
+	Negate bool
 }
 
 // CtStateMatch: the conntrack state is any of States (bits below).

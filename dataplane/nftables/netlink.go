@@ -84,7 +84,7 @@ func matchExprs(m Match, table *nft.Table, addAnon anonSetAdder) ([]expr.Any, er
 		if !m.Prefix {
 			data = ifnameKey(m.Name)
 		}
-		return []expr.Any{ifaceLoad(m.Iface), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}}, nil
+		return []expr.Any{ifaceLoad(m.Iface), &expr.Cmp{Op: cmpOp(m.Negate), Register: 1, Data: data}}, nil
 	case CtStateMatch:
 		return []expr.Any{&expr.Ct{Register: 1, Key: expr.CtKeySTATE}, bitAnd(m.States),
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: zero4}}, nil

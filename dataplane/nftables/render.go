@@ -154,6 +154,14 @@ func DispatchMaps() (from, to *Set) {
 		&Set{Name: MapToWorkload, Type: SetIfaceVmap, Comment: "workload interface to its ingress chain"}
 }
 
+// workloadOnly lets every packet that does not touch a workload interface leave our
+// chain at once: the host's own traffic is never judged (not even invalid-state drops)
+// by this table.
+func workloadOnly(iface IfaceKind) Rule {
+	return Rule{Matches: []Match{IfaceMatch{Iface: iface, Name: WorkloadIfacePrefix, Prefix: true, Negate: true}},
+		Verdict: Verdict{Kind: VerdictAccept}, Comment: "not a workload interface"}
+}
+
 // conntrackRules accept established/related flows first and drop invalid ones, so
 // policy only ever sees new flows and a re-applied policy never cuts a live flow.
 func conntrackRules() []Rule {
@@ -163,38 +171,34 @@ func conntrackRules() []Rule {
 	}
 }
 
-func dispatch(iface IfaceKind, m string) []Rule {
-	return []Rule{
-		{Verdict: Verdict{Kind: VerdictMap, Map: m, MapKey: iface}},
-		{Matches: []Match{IfaceMatch{Iface: iface, Name: WorkloadIfacePrefix, Prefix: true}},
-			Verdict: Verdict{Kind: VerdictDrop}, Comment: "unknown workload interface"},
-	}
+// workloadChain: skip non-workload traffic, conntrack, then dispatch by interface to
+// the endpoint's chain; a cali* interface missing from the map is dropped.
+func workloadChain(iface IfaceKind, m string) []Rule {
+	rules := append([]Rule{workloadOnly(iface)}, conntrackRules()...)
+	return append(rules,
+		Rule{Verdict: Verdict{Kind: VerdictMap, Map: m, MapKey: iface}},
+		Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "unknown workload interface"})
 }
 
-// BaseChains renders the hooked chains. Host-to-workload traffic (output hook) is
-// accepted, as Kubernetes requires for kubelet probes; pod-to-host traffic (input hook)
-// runs the pod's egress policy, then Config.EndpointToHostAction. In nftables an accept
-// never skips other tables, so "Return" (hand over to the host's own INPUT rules)
-// behaves as Accept.
+// BaseChains renders the hooked chains. Pod-to-host traffic (input hook) runs the
+// pod's egress policy, then Config.EndpointToHostAction. In nftables an accept never
+// skips other tables, so "Return" (hand over to the host's own INPUT rules) behaves as
+// Accept. Host-to-workload traffic (output hook) is accepted, as Kubernetes requires
+// for kubelet probes; the output chain is where host endpoints will hook in.
 func BaseChains(cfg dataplane.Config) []*Chain {
 	fwdOut := &Chain{Name: ChainForwardEgress, Hook: &Hook{Name: "forward", Priority: PriorityEgress},
-		Comment: "egress policy of the sending workload",
-		Rules:   append(conntrackRules(), dispatch(IIFName, MapFromWorkload)...)}
+		Comment: "egress policy of the sending workload", Rules: workloadChain(IIFName, MapFromWorkload)}
 	fwdIn := &Chain{Name: ChainForwardIngress, Hook: &Hook{Name: "forward", Priority: PriorityIngress},
-		Comment: "ingress policy of the receiving workload",
-		Rules:   append(conntrackRules(), dispatch(OIFName, MapToWorkload)...)}
+		Comment: "ingress policy of the receiving workload", Rules: workloadChain(OIFName, MapToWorkload)}
 	in := &Chain{Name: ChainInput, Hook: &Hook{Name: "input", Priority: PriorityEgress},
-		Comment: "workload to its own host", Rules: conntrackRules()}
+		Comment: "workload to its own host", Rules: workloadChain(IIFName, MapFromWorkload)}
 	if cfg.EndpointToHostAction == dataplane.ActionDeny {
-		in.Rules = append(in.Rules, Rule{Matches: []Match{IfaceMatch{Iface: IIFName, Name: WorkloadIfacePrefix, Prefix: true}},
-			Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
-	} else {
-		in.Rules = append(in.Rules, dispatch(IIFName, MapFromWorkload)...)
+		in.Rules = append(in.Rules[:3], Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
 	}
 	out := &Chain{Name: ChainOutput, Hook: &Hook{Name: "output", Priority: PriorityEgress},
 		Comment: "host to its workloads",
-		Rules: append(conntrackRules(), Rule{Matches: []Match{IfaceMatch{Iface: OIFName, Name: WorkloadIfacePrefix, Prefix: true}},
-			Verdict: Verdict{Kind: VerdictAccept}, Comment: "host to local workloads is always allowed"})}
+		Rules: []Rule{{Matches: []Match{IfaceMatch{Iface: OIFName, Name: WorkloadIfacePrefix, Prefix: true}},
+			Verdict: Verdict{Kind: VerdictAccept}, Comment: "host to local workloads is always allowed"}}}
 	return []*Chain{fwdOut, fwdIn, in, out}
 }
 

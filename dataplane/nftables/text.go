@@ -214,7 +214,7 @@ func matchText(m Match) string {
 		if m.Prefix {
 			name += "*"
 		}
-		return ifaceText(m.Iface) + " " + quote(name)
+		return ifaceText(m.Iface) + " " + op(m.Negate) + quote(name)
 	case CtStateMatch:
 		return "ct state " + ctStateText(m.States)
 	case NFProtoMatch:
