@@ -1,0 +1,36 @@
+// Package nftables is Palisade's nftables policy dataplane: it keeps one table,
+// `inet palisade`, equal to the desired state of package dataplane.
+//
+// In: dataplane.Update batches (sets, policies, profiles, endpoints, config) through
+// (*Dataplane).Apply, and periodic (*Dataplane).Resync calls. Out: netlink
+// transactions (github.com/google/nftables, no nft binary), one atomic Conn.Flush per
+// batch, plus OpCounts and Stats for tests and metrics.
+//
+// The package has two layers:
+//
+//   - Render (render.go, rules.go, text.go, ir.go) is pure: from a State or from single
+//     objects it builds a plain-value Table of chains, typed rule matches, sets and
+//     verdict maps, and prints it in nft syntax (the golden files' format). It imports
+//     nothing that touches the kernel.
+//   - Apply (apply.go, plan.go, netlink.go, resync.go) keeps the desired state and what
+//     it last programmed, renders only dirty objects, diffs them and sends the
+//     difference: a set-member change is element operations only, a new endpoint adds
+//     its two chains and two map entries, a changed policy flushes and refills its chain.
+//
+// Shape of the table (see docs/architecture.md, "nftables dataplane"):
+//
+//	forward-egress  (forward, filter+10)  non-cali* → accept; ct est/rel → accept; ct invalid → drop;
+//	                                      iifname vmap @from-wl; unknown cali* → drop
+//	forward-ingress (forward, filter+11)  the same on oifname with @to-wl
+//	input           (input,   filter+10)  from cali*: egress policy, then EndpointToHostAction
+//	output          (output,  filter+10)  host → local workloads accepted
+//	from-<iface>, to-<iface>              per endpoint: tiers in order, then profiles, then drop
+//	pi-<hash>, po-<hash>                  per policy and direction, shared by all endpoints
+//	ri-<hash>, ro-<hash>                  per profile and direction
+//	s4-/s6-<hash>, n4-/n6-<hash>          IP sets and named-port sets, per family
+//
+// Allow is a plain accept: it ends only the base chain it was reached from, so a
+// forwarded packet accepted by the sender's egress chain still meets the receiver's
+// ingress chain (a separate base chain one priority step later). Pass returns with a
+// packet-mark bit set, which makes the endpoint chain skip the rest of the tier.
+package nftables
