@@ -128,10 +128,16 @@ type FelixConfigurationSpec struct {
 	// +kubebuilder:validation:Enum=Drop;Reject
 	NftablesFilterDenyAction string `json:"nftablesFilterDenyAction,omitempty"`
 	// +kubebuilder:validation:Enum=Accept;Return
-	NftablesMangleAllowAction    string  `json:"nftablesMangleAllowAction,omitempty"`
-	IptablesMarkMask             *uint32 `json:"iptablesMarkMask,omitempty"`
-	NftablesMarkMask             *uint32 `json:"nftablesMarkMask,omitempty"`
-	DisableConntrackInvalidCheck *bool   `json:"disableConntrackInvalidCheck,omitempty"`
+	NftablesMangleAllowAction string `json:"nftablesMangleAllowAction,omitempty"`
+	// IptablesMarkMask is the packet mark bits the agent may use (a 32-bit mask).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	IptablesMarkMask *int64 `json:"iptablesMarkMask,omitempty"`
+	// NftablesMarkMask is the nftables equivalent of iptablesMarkMask.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	NftablesMarkMask             *int64 `json:"nftablesMarkMask,omitempty"`
+	DisableConntrackInvalidCheck *bool  `json:"disableConntrackInvalidCheck,omitempty"`
 
 	LogPrefix       string      `json:"logPrefix,omitempty"`
 	LogFilePath     string      `json:"logFilePath,omitempty"`

@@ -77,7 +77,7 @@ type IPAMBlockSpec struct {
 	StrictAffinity bool `json:"strictAffinity"`
 	// Allocations has one entry per address: an index into Attributes, or null if free.
 	// +kubebuilder:validation:Required
-	// +kubebuilder:validation:items:Nullable
+	// hack/crdgen marks the items nullable (controller-gen has no marker for that).
 	Allocations []*int `json:"allocations"`
 	// Unallocated lists the free ordinals.
 	// +kubebuilder:validation:Required
@@ -179,7 +179,8 @@ type IPAMHandle struct {
 	Spec              IPAMHandleSpec `json:"spec,omitzero"`
 }
 
-// IPAMHandleSpec maps block CIDR keys (e.g. "10-244-1-0-26") to address counts.
+// IPAMHandleSpec maps block CIDRs (e.g. "10.244.1.0/26") to the number of addresses
+// the handle holds there.
 type IPAMHandleSpec struct {
 	// +kubebuilder:validation:Required
 	HandleID string `json:"handleID"`

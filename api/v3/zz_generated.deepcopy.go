@@ -693,12 +693,12 @@ func (in *FelixConfigurationSpec) DeepCopyInto(out *FelixConfigurationSpec) {
 	}
 	if in.IptablesMarkMask != nil {
 		in, out := &in.IptablesMarkMask, &out.IptablesMarkMask
-		*out = new(uint32)
+		*out = new(int64)
 		**out = **in
 	}
 	if in.NftablesMarkMask != nil {
 		in, out := &in.NftablesMarkMask, &out.NftablesMarkMask
-		*out = new(uint32)
+		*out = new(int64)
 		**out = **in
 	}
 	if in.DisableConntrackInvalidCheck != nil {

@@ -8,6 +8,9 @@
 //     Protocol and ASNumber are marked `Type=string` so that controller-gen accepts
 //     MaxLength on them) loses the type and gets anyOf integer/string, as a structural
 //     int-or-string schema must;
+//   - list items that Go holds as pointers and stores as null (IPAMBlock
+//     spec.allocations, []*int) are marked nullable, which controller-gen has no
+//     marker for;
 //   - a "generated, do not edit" header is added.
 package main
 
@@ -77,6 +80,9 @@ func convertFile(path, outV3, outLegacy string) error {
 		return fmt.Errorf("parsing: %w", err)
 	}
 	fixIntOrString(crd)
+	if err := markNullableItems(crd); err != nil {
+		return err
+	}
 	spec, ok := crd["spec"].(map[string]any)
 	if !ok {
 		return fmt.Errorf("no spec")
@@ -123,6 +129,40 @@ func fixIntOrString(node any) {
 			fixIntOrString(v)
 		}
 	}
+}
+
+// nullableItems lists, per kind, the array properties (under spec) whose items may be null.
+var nullableItems = map[string][]string{
+	"IPAMBlock": {"allocations"},
+}
+
+func markNullableItems(crd map[string]any) error {
+	spec, _ := crd["spec"].(map[string]any)
+	names, _ := spec["names"].(map[string]any)
+	kind, _ := names["kind"].(string)
+	for _, prop := range nullableItems[kind] {
+		versions, _ := spec["versions"].([]any)
+		for _, v := range versions {
+			items, ok := dig(v, "schema", "openAPIV3Schema", "properties", "spec", "properties", prop, "items").(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: spec.%s has no items schema", kind, prop)
+			}
+			items["nullable"] = true
+		}
+	}
+	return nil
+}
+
+// dig follows map keys through a decoded YAML tree; nil when a key is missing.
+func dig(node any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := node.(map[string]any)
+		if !ok {
+			return nil
+		}
+		node = m[k]
+	}
+	return node
 }
 
 // toLegacy returns a deep copy of crd moved to crd.projectcalico.org/v1.
