@@ -160,6 +160,9 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, logf func(string, ..
 			"--etcd-servers=" + cp.EtcdURL,
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
+			// The kubernetes Service's endpoints may not be loopback; nothing here
+			// routes service IPs anyway, so do not reconcile them (avoids an error loop).
+			"--endpoint-reconciler-type=none",
 			fmt.Sprintf("--secure-port=%d", ports[0]),
 			"--cert-dir=" + certDir,
 			"--token-auth-file=" + creds.tokenFile,
