@@ -46,6 +46,9 @@ type Dataplane struct {
 	endpoints map[string]*dataplane.Endpoint
 	config    dataplane.Config
 	setUsers  map[string]map[dataplane.PolicyID]struct{} // set ID -> policies using it
+	// quarantine holds policies and profiles (by owner key) whose chains the kernel
+	// rejected, with the error; they are programmed as a single drop.
+	quarantine map[string]error
 
 	// What is in the kernel (as last programmed).
 	applied appliedState
@@ -82,6 +85,9 @@ type dirtySet struct {
 // Stats are running totals.
 type Stats struct {
 	Batches, Failures, Repairs int
+	// Quarantined is the number of policies and profiles the kernel currently rejects
+	// (programmed as a single drop).
+	Quarantined int
 }
 
 // New creates a Dataplane. Nothing is sent to the kernel until Apply or Resync; the
@@ -90,7 +96,7 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	d := &Dataplane{log: log, netnsFd: -1,
 		sets: map[string]*memberSet{}, policies: map[dataplane.PolicyID]*dataplane.Policy{},
 		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
-		setUsers: map[string]map[dataplane.PolicyID]struct{}{},
+		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
 		config:   dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
 		needFull: true,
 		table:    &nft.Table{Name: TableName, Family: nft.TableFamilyINet},
@@ -166,8 +172,11 @@ func (d *Dataplane) Stats() Stats {
 }
 
 // Apply folds updates into the desired state and programs the difference in one
-// transaction. On error nothing of the batch is live (the kernel rolls it back) and
-// the next Apply or Resync reprograms the whole table.
+// transaction. If the kernel rejects the batch, the policies and profiles in it are
+// isolated: those the kernel rejects on their own are programmed as a single drop (their
+// endpoints fail closed), everything else is applied, and a *QuarantineError names them.
+// Any other error leaves the previous table live and the work pending for the next
+// Apply or Resync.
 func (d *Dataplane) Apply(updates []dataplane.Update) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -176,7 +185,9 @@ func (d *Dataplane) Apply(updates []dataplane.Update) error {
 			return fmt.Errorf("update %d: %w", i, err)
 		}
 	}
-	return d.sync()
+	err := d.sync()
+	d.stats.Quarantined = len(d.quarantine)
+	return err
 }
 
 func (d *Dataplane) fold(u *dataplane.Update) error {
@@ -198,6 +209,7 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 		id := u.PolicyUpdate.ID
 		_, known := d.policies[id]
 		d.forgetPolicySets(id)
+		delete(d.quarantine, policyOwner(id)) // new content: give it another chance
 		d.policies[id] = u.PolicyUpdate
 		d.indexPolicySets(u.PolicyUpdate)
 		d.dirty.policies[id] = true
@@ -207,11 +219,13 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 	case u.PolicyRemove != nil:
 		id := *u.PolicyRemove
 		d.forgetPolicySets(id)
+		delete(d.quarantine, policyOwner(id))
 		delete(d.policies, id)
 		d.dirty.policies[id] = true
 		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return endpointUsesPolicy(ep, id) })
 	case u.ProfileUpdate != nil:
 		_, known := d.profiles[u.ProfileUpdate.ID]
+		delete(d.quarantine, profileOwner(u.ProfileUpdate.ID))
 		d.profiles[u.ProfileUpdate.ID] = u.ProfileUpdate
 		d.dirty.profiles[u.ProfileUpdate.ID] = true
 		if !known {
@@ -219,6 +233,7 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 		}
 	case u.ProfileRemove != "":
 		delete(d.profiles, u.ProfileRemove)
+		delete(d.quarantine, profileOwner(u.ProfileRemove))
 		d.dirty.profiles[u.ProfileRemove] = true
 		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return slices.Contains(ep.ProfileIDs, u.ProfileRemove) })
 	case u.EndpointUpdate != nil:
@@ -320,6 +335,15 @@ func (d *Dataplane) setKind(id string) (dataplane.SetKind, bool) {
 
 // sync renders what is dirty, diffs it against the applied state and sends one batch.
 func (d *Dataplane) sync() error {
+	err := d.trySync()
+	if err == nil {
+		return nil
+	}
+	return d.isolate(err)
+}
+
+// trySync sends one batch for the current dirty state.
+func (d *Dataplane) trySync() error {
 	full := d.needFull
 	if full {
 		d.markAllDirty()
@@ -336,9 +360,10 @@ func (d *Dataplane) sync() error {
 		b.replaceTable = exists
 	}
 	if err := b.send(d.conn, d.table); err != nil {
+		// The kernel rolled the whole batch back, so the applied state is still true
+		// and the dirty marks still describe the work (a full batch stays full).
 		d.stats.Failures++
-		d.needFull = true
-		d.log.Error("nftables transaction failed; will reprogram the whole table", zap.Error(err), zap.Any("ops", b.counts))
+		d.log.Warn("nftables transaction failed", zap.Error(err), zap.Any("ops", b.counts))
 		return fmt.Errorf("programming table inet %s: %w", TableName, err)
 	}
 	d.stats.Batches++

@@ -70,23 +70,30 @@ func (d *Dataplane) plan(full bool) (*batch, error) {
 	}
 	for id := range d.dirty.policies {
 		var chains []*Chain
-		if p, ok := d.policies[id]; ok {
+		if qerr, ok := d.quarantine[policyOwner(id)]; ok && d.policies[id] != nil {
+			chains = failClosedChains(PolicyChainName(id, true), PolicyChainName(id, false), "policy "+id.String(), qerr)
+		} else if p, ok := d.policies[id]; ok {
 			var err error
 			if chains, err = RenderPolicy(p, d.setKind, d.opt); err != nil {
 				d.log.Error("policy fails closed", zap.String("policy", id.String()), zap.Error(err))
 			}
 		}
-		d.planChains(b, "policy:"+id.String(), chains)
+		if testBreakPolicy != nil && testBreakPolicy(id) && chains != nil && d.quarantine[policyOwner(id)] == nil {
+			chains[0].Rules = append(chains[0].Rules, Rule{Verdict: Verdict{Kind: VerdictJump, Chain: "no-such-chain"}})
+		}
+		d.planChains(b, policyOwner(id), chains)
 	}
 	for id := range d.dirty.profiles {
 		var chains []*Chain
-		if p, ok := d.profiles[id]; ok {
+		if qerr, ok := d.quarantine[profileOwner(id)]; ok && d.profiles[id] != nil {
+			chains = failClosedChains(ProfileChainName(id, true), ProfileChainName(id, false), "profile "+id, qerr)
+		} else if p, ok := d.profiles[id]; ok {
 			var err error
 			if chains, err = RenderProfile(p, d.setKind, d.opt); err != nil {
 				d.log.Error("profile fails closed", zap.String("profile", id), zap.Error(err))
 			}
 		}
-		d.planChains(b, "profile:"+id, chains)
+		d.planChains(b, profileOwner(id), chains)
 	}
 	for key := range d.dirty.endpoints {
 		d.planEndpoint(b, key)
