@@ -55,7 +55,7 @@ func FromKubernetes(np *networkingv1.NetworkPolicy) (*Policy, error) {
 	p.Selector = orAll(podSel)
 	if np.Namespace != "" && ok {
 		var err error
-		p.Endpoints, err = combinedSelector(scopeInput{Namespace: np.Namespace, Selector: p.Selector})
+		p.Endpoints, err = combinedSelector(scopeInput{Namespace: np.Namespace, Selector: p.Selector, PodsOnly: true})
 		if err != nil {
 			e.addErr(spec.Child("podSelector"), err)
 		}
@@ -294,7 +294,7 @@ func kubernetesPeer(ns string, peer *networkingv1.NetworkPolicyPeer, path *field
 	if !ok {
 		return er, false
 	}
-	peerSel, err := combinedSelector(scopeInput{Namespace: ns, Selector: er.Selector, NamespaceSelector: er.NamespaceSelector})
+	peerSel, err := combinedSelector(scopeInput{Namespace: ns, Selector: er.Selector, NamespaceSelector: er.NamespaceSelector, PodsOnly: true})
 	if err != nil {
 		e.addErr(path, err)
 		return er, false

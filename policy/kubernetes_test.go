@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/palisadenet/palisade/policy/selector"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +19,7 @@ func knp(spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 func knpWant(endpoints string, types []Direction, ingress, egress []Rule) *Policy {
 	return &Policy{
 		Kind: KindKubernetesNetworkPolicy, Tier: "default", Name: "knp.default.p", Namespace: "x",
-		Order: order(1000), Selector: "all()", Endpoints: sel(endpoints), Types: types,
+		Order: order(1000), Selector: "all()", Endpoints: ksel(endpoints), Types: types,
 		Ingress: ingress, Egress: egress,
 	}
 }
@@ -28,7 +29,11 @@ var (
 	udpProto  = corev1.ProtocolUDP
 	sctpProto = corev1.ProtocolSCTP
 	inNS      = `projectcalico.org/namespace == "x"`
+	podsOnly  = ` && projectcalico.org/orchestrator == "k8s"`
 )
+
+// ksel is a selector of a Kubernetes policy: pods only.
+func ksel(s string) *selector.Selector { return sel("(" + s + ")" + podsOnly) }
 
 func ls(kv ...string) *metav1.LabelSelector {
 	m := map[string]string{}
@@ -120,28 +125,28 @@ func TestFromKubernetes(t *testing.T) {
 		name: "podSelector peer stays in the policy's namespace",
 		np:   knp(ingressFrom(networkingv1.NetworkPolicyPeer{PodSelector: ls("app", "b")})),
 		want: knpWant(inNS, in, []Rule{{Action: Allow, Origin: "spec.ingress[0].from[0]",
-			Source: EntityRule{Selector: `app == "b"`, Peer: sel(`app == "b" && ` + inNS)}}}, nil),
+			Source: EntityRule{Selector: `app == "b"`, Peer: ksel(`app == "b" && ` + inNS)}}}, nil),
 	}, {
 		name: "empty podSelector peer is every pod of the policy's namespace",
 		np:   knp(ingressFrom(networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}})),
 		want: knpWant(inNS, in, []Rule{{Action: Allow, Origin: "spec.ingress[0].from[0]",
-			Source: EntityRule{Selector: "all()", Peer: sel(inNS)}}}, nil),
+			Source: EntityRule{Selector: "all()", Peer: ksel(inNS)}}}, nil),
 	}, {
 		name: "namespaceSelector alone is any pod in matching namespaces",
 		np:   knp(ingressFrom(networkingv1.NetworkPolicyPeer{NamespaceSelector: ls("team", "a")})),
 		want: knpWant(inNS, in, []Rule{{Action: Allow, Origin: "spec.ingress[0].from[0]",
-			Source: EntityRule{NamespaceSelector: `team == "a"`, Peer: sel(`has(projectcalico.org/namespace) && pcns.team == "a"`)}}}, nil),
+			Source: EntityRule{NamespaceSelector: `team == "a"`, Peer: ksel(`has(projectcalico.org/namespace) && pcns.team == "a"`)}}}, nil),
 	}, {
 		name: "empty namespaceSelector is any pod in any namespace",
 		np:   knp(ingressFrom(networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{}})),
 		want: knpWant(inNS, in, []Rule{{Action: Allow, Origin: "spec.ingress[0].from[0]",
-			Source: EntityRule{NamespaceSelector: "all()", Peer: sel(`has(projectcalico.org/namespace)`)}}}, nil),
+			Source: EntityRule{NamespaceSelector: "all()", Peer: ksel(`has(projectcalico.org/namespace)`)}}}, nil),
 	}, {
 		name: "podSelector and namespaceSelector together are ANDed",
 		np:   knp(ingressFrom(networkingv1.NetworkPolicyPeer{PodSelector: ls("app", "b"), NamespaceSelector: ls("team", "a")})),
 		want: knpWant(inNS, in, []Rule{{Action: Allow, Origin: "spec.ingress[0].from[0]",
 			Source: EntityRule{Selector: `app == "b"`, NamespaceSelector: `team == "a"`,
-				Peer: sel(`app == "b" && has(projectcalico.org/namespace) && pcns.team == "a"`)}}}, nil),
+				Peer: ksel(`app == "b" && has(projectcalico.org/namespace) && pcns.team == "a"`)}}}, nil),
 	}, {
 		name: "ipBlock gives nets and except gives notNets",
 		np: knp(ingressFrom(networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{
@@ -159,7 +164,7 @@ func TestFromKubernetes(t *testing.T) {
 			networkingv1.NetworkPolicyPeer{PodSelector: ls("app", "b")},
 			networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "192.168.0.0/16"}})),
 		want: knpWant(inNS, in, []Rule{
-			{Action: Allow, Origin: "spec.ingress[0].from[0]", Source: EntityRule{Selector: `app == "b"`, Peer: sel(`app == "b" && ` + inNS)}},
+			{Action: Allow, Origin: "spec.ingress[0].from[0]", Source: EntityRule{Selector: `app == "b"`, Peer: ksel(`app == "b" && ` + inNS)}},
 			{Action: Allow, Origin: "spec.ingress[0].from[1]", Source: EntityRule{Nets: nets("192.168.0.0/16")}},
 		}, nil),
 	}, {
@@ -194,8 +199,8 @@ func TestFromKubernetes(t *testing.T) {
 			Ports: []networkingv1.NetworkPolicyPort{{Port: intPort(80)}, {Protocol: &udpProto, Port: intPort(53)}},
 		}}}),
 		want: func() *Policy {
-			pod := EntityRule{Selector: `app == "b"`, Peer: sel(`app == "b" && ` + inNS)}
-			ns := EntityRule{NamespaceSelector: `team == "a"`, Peer: sel(`has(projectcalico.org/namespace) && pcns.team == "a"`)}
+			pod := EntityRule{Selector: `app == "b"`, Peer: ksel(`app == "b" && ` + inNS)}
+			ns := EntityRule{NamespaceSelector: `team == "a"`, Peer: ksel(`has(projectcalico.org/namespace) && pcns.team == "a"`)}
 			tcp80 := EntityRule{Ports: []Port{port(80)}}
 			udp53 := EntityRule{Ports: []Port{port(53)}}
 			return knpWant(inNS, in, []Rule{
@@ -223,7 +228,7 @@ func TestFromKubernetes(t *testing.T) {
 			Ports: []networkingv1.NetworkPolicyPort{{Port: namedPort("postgres")}},
 		}}}),
 		want: knpWant(inNS, both, nil, []Rule{{Action: Allow, Origin: "spec.egress[0].to[0]", Protocol: proto(ProtocolTCP),
-			Destination: EntityRule{Selector: `app == "db"`, Peer: sel(`app == "db" && ` + inNS), Ports: []Port{{Name: "postgres"}}}}}),
+			Destination: EntityRule{Selector: `app == "db"`, Peer: ksel(`app == "db" && ` + inNS), Ports: []Port{{Name: "postgres"}}}}}),
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,8 @@ import (
 //     global() instead matches only non-namespaced resources (GlobalNetworkSets).
 //   - GlobalNetworkPolicy rule selectors are cluster-wide; its spec.namespaceSelector
 //     narrows the endpoints it applies to.
+//   - Kubernetes podSelector/namespaceSelector peers and policy selectors match pods
+//     only (projectcalico.org/orchestrator == "k8s"), never network sets.
 //   - serviceAccounts.names match projectcalico.org/serviceaccount, and
 //     serviceAccounts.selector matches the "pcsa."-prefixed service-account labels.
 
@@ -31,6 +33,9 @@ type scopeInput struct {
 	Selector          string
 	NamespaceSelector string
 	ServiceAccounts   *ServiceAccountMatch
+	// PodsOnly restricts the match to pods (projectcalico.org/orchestrator ==
+	// "k8s"), leaving out network sets: Kubernetes peers and policy selectors.
+	PodsOnly bool
 }
 
 // combinedSelector builds the selector for in, or nil when nothing constrains labels.
@@ -72,6 +77,9 @@ func combinedSelector(in scopeInput) (*selector.Selector, error) {
 			return nil, err
 		}
 		terms = append(terms, t...)
+	}
+	if in.PodsOnly && len(terms) > 0 {
+		terms = append(terms, LabelOrchestrator+` == "`+OrchestratorKubernetes+`"`)
 	}
 	if len(terms) == 0 {
 		if hasSelector {

@@ -582,3 +582,22 @@ func TestEvaluateErrors(t *testing.T) {
 		t.Error("Evaluate with no common IP family succeeded")
 	}
 }
+
+func TestKubernetesPeersMatchPodsOnly(t *testing.T) {
+	w := testWorld(t, networkSets+`---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: same-ns, namespace: x}
+spec:
+  podSelector: {}
+  ingress:
+  - from: [{podSelector: {}}]
+  - from: [{namespaceSelector: {}}]
+`)
+	runChecks(t, w, []check{
+		{tcp("x/b", "x/a", 80), true, "", "ingress x/a: allowed by tier default policy x/knp.default.same-ns rule 0 (Allow, spec.ingress[0].from[0])"},
+		{tcp("z/b", "x/a", 80), true, "", "ingress x/a: allowed by tier default policy x/knp.default.same-ns rule 1 (Allow, spec.ingress[1].from[0])"},
+		// The NetworkSet in x carries x's labels but is not a pod.
+		{tcp("198.51.100.7", "x/a", 80), false, "", tierEnd("ingress", "x/a", "default")},
+	})
+}
