@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"errors"
 	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -151,5 +154,31 @@ func TestParseProtocol(t *testing.T) {
 	}
 	if ProtocolTCP.String() != "TCP" || Protocol(47).String() != "47" {
 		t.Errorf("Protocol.String: %s %s", ProtocolTCP, Protocol(47))
+	}
+}
+
+func TestValidationErrorUnwrap(t *testing.T) {
+	_, err := FromKubernetes(knp(ingressPorts(networkingv1.NetworkPolicyPort{Port: intPort(70000)})))
+	var fe FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("errors.As(%v, FieldError) failed", err)
+	}
+	if fe.Path.String() != "spec.ingress[0].ports[0].port" || fe.Detail != "port 70000 out of range" {
+		t.Errorf("FieldError = %q, %q", fe.Path, fe.Detail)
+	}
+}
+
+func TestLabelValueWithBothQuotes(t *testing.T) {
+	_, err := FromKubernetes(knp(networkingv1.NetworkPolicySpec{PodSelector: *ls("a", `x'y"z`)}))
+	want := `spec.podSelector.matchLabels[a]: value "x'y\"z" holds both quote characters and cannot be written in a selector`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+	p, err := FromKubernetes(knp(networkingv1.NetworkPolicySpec{PodSelector: *ls("a", `x"y`)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Endpoints.Evaluate(EndpointLabels(EndpointIdentity{Namespace: "x", Labels: map[string]string{"a": `x"y`}})) {
+		t.Errorf("selector %s does not match its own label value", p.Endpoints)
 	}
 }

@@ -105,13 +105,6 @@ func convertV3(e *errs, c v3Common) *Policy {
 	return p
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // checkSelector records a parse error of a non-empty selector.
 func checkSelector(e *errs, path *field.Path, expr string) bool {
 	if expr == "" {
