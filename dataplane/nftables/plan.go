@@ -45,7 +45,8 @@ type batch struct {
 	owners    map[string]map[string]bool
 	eps       map[string]*EndpointRender // nil = removed
 	setElems  map[string]map[Element]bool
-	setDefs   map[string]*Set // nil = deleted
+	setDefs   map[string]*Set   // nil = deleted
+	ifaces    map[string]string // endpoint interfaces claimed in this batch
 
 	counts OpCounts
 }
@@ -54,7 +55,7 @@ func newBatch(full bool) *batch {
 	return &batch{addTable: full, elemDel: map[string][]Element{}, elemAdd: map[string][]Element{},
 		flushChains: map[string]bool{}, mapDel: map[string][]Element{}, mapAdd: map[string][]Element{},
 		chainText: map[string]string{}, owners: map[string]map[string]bool{}, eps: map[string]*EndpointRender{},
-		setElems: map[string]map[Element]bool{}, setDefs: map[string]*Set{}}
+		setElems: map[string]map[Element]bool{}, setDefs: map[string]*Set{}, ifaces: map[string]string{}}
 }
 
 // plan renders the dirty objects and diffs them against the applied state.
@@ -217,7 +218,17 @@ func (d *Dataplane) planEndpoint(b *batch, key string) {
 	var r *EndpointRender
 	if ep, ok := d.endpoints[key]; ok {
 		var err error
-		if r, err = RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt); err != nil {
+		other := d.ifaceTakenBy(ep.Iface, key)
+		if b.ifaces[ep.Iface] != "" && b.ifaces[ep.Iface] != key {
+			other = b.ifaces[ep.Iface]
+		}
+		if other == "" {
+			b.ifaces[ep.Iface] = key
+		}
+		if other != "" {
+			d.log.Error("endpoint not programmed: interface already used by another endpoint",
+				zap.String("endpoint", key), zap.String("iface", ep.Iface), zap.String("other", other))
+		} else if r, err = RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt); err != nil {
 			d.log.Error("endpoint not programmed; its interface is dropped", zap.String("endpoint", key), zap.Error(err))
 		}
 	}
@@ -239,6 +250,19 @@ func (d *Dataplane) planEndpoint(b *batch, key string) {
 		}
 	}
 	b.eps[key] = r
+}
+
+// ifaceTakenBy names another endpoint programmed (or to be) on iface; the first one
+// keeps it, so two endpoints never fight over one pair of chains.
+func (d *Dataplane) ifaceTakenBy(iface, key string) string {
+	for other, r := range d.applied.eps {
+		if other != key && r.FromElement.Iface == iface {
+			if _, still := d.endpoints[other]; still && d.endpoints[other].Iface == iface {
+				return other
+			}
+		}
+	}
+	return ""
 }
 
 func elemOf(r *EndpointRender, to bool) *Element {

@@ -43,3 +43,14 @@ func TestKernelRejectedPolicyFailsClosedOnlyItsEndpoints(t *testing.T) {
 	}
 	n.check(t, probe{"a", "icmp", addrC, 0, true})
 }
+
+// TestDuplicateInterfaceKeepsFirstEndpoint: a second endpoint claiming an interface
+// already in use is not programmed; the first keeps working.
+func TestDuplicateInterfaceKeepsFirstEndpoint(t *testing.T) {
+	n := newNode(t)
+	n.apply(t, allowProfile("ns"), wl("ns/a", ifaceA), wl("ns/b", ifaceB))
+	n.apply(t, wl("ns/b-dup", ifaceB))
+	n.check(t, probe{"a", "tcp", addrB, 8080, true})
+	n.apply(t, "ns/b-dup") // removing the duplicate leaves b alone
+	n.check(t, probe{"a", "tcp", addrB, 8080, true})
+}
