@@ -193,10 +193,11 @@ func (d *Dataplane) Apply(updates []dataplane.Update) error {
 func (d *Dataplane) fold(u *dataplane.Update) error {
 	switch {
 	case u.SetUpdate != nil:
-		_, known := d.sets[u.SetUpdate.ID]
-		d.sets[u.SetUpdate.ID] = newMemberSet(u.SetUpdate)
+		old, known := d.sets[u.SetUpdate.ID]
+		ms := newMemberSet(u.SetUpdate)
+		d.sets[u.SetUpdate.ID] = ms
 		d.dirty.sets[u.SetUpdate.ID] = true
-		if !known {
+		if !known || old.info() != ms.info() {
 			d.markSetUsers(u.SetUpdate.ID)
 		}
 	case u.SetDeltaUpdate != nil:
@@ -254,6 +255,14 @@ func (d *Dataplane) foldDelta(delta *dataplane.SetDelta) error {
 	if !ok {
 		return fmt.Errorf("delta for unknown IP set %q", delta.ID)
 	}
+	before := ms.info()
+	defer func() {
+		// A family gaining its first or losing its last member changes which rules
+		// exist (see SetInfo), so the policies using the set are re-rendered.
+		if ms.info() != before {
+			d.markSetUsers(delta.ID)
+		}
+	}()
 	var cands []dataplane.SetMember
 	for _, x := range delta.Removed {
 		cands = append(cands, ms.candidates(x)...)
@@ -325,12 +334,12 @@ func (d *Dataplane) forgetPolicySets(id dataplane.PolicyID) {
 	}
 }
 
-func (d *Dataplane) setKind(id string) (dataplane.SetKind, bool) {
+func (d *Dataplane) setKind(id string) (SetInfo, bool) {
 	ms, ok := d.sets[id]
 	if !ok {
-		return 0, false
+		return SetInfo{}, false
 	}
-	return ms.kind, true
+	return ms.info(), true
 }
 
 // sync renders what is dirty, diffs it against the applied state and sends one batch.

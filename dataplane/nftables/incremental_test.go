@@ -171,3 +171,22 @@ func TestMissingSetFailsClosedThenRecovers(t *testing.T) {
 	n.apply(t, objs[0])
 	n.check(t, probe{"a", "tcp", addrB, 8080, true})
 }
+
+// TestFirstMemberOfAFamilyAddsRules: rules needing a set that is empty in one family
+// are left out for that family; the first member of that family brings them in and
+// removing the last one takes them out again.
+func TestFirstMemberOfAFamilyAddsRules(t *testing.T) {
+	n := newNode(t)
+	objs := allowFromSetState()
+	objs[0] = netsSet("sel-allowed", "10.65.0.1/32") // IPv4 only
+	n.apply(t, objs...)
+	n.check(t, probe{"a", "tcp", addrB, 8080, true}, probe{"a", "tcp", addrB6, 8080, false})
+	a6 := dataplane.SetMember{Prefix: netip.PrefixFrom(addrA6, 128)}
+	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Added: []dataplane.SetMember{a6}})
+	if ops := n.dp.LastBatch(); ops.Rules == 0 {
+		t.Errorf("first IPv6 member: ops = %+v, want the policy's rules rewritten", ops)
+	}
+	n.check(t, probe{"a", "tcp", addrB6, 8080, true})
+	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Removed: []dataplane.SetMember{a6}})
+	n.check(t, probe{"a", "tcp", addrB6, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
+}

@@ -102,6 +102,20 @@ func (m *memberSet) candidates(x dataplane.SetMember) []dataplane.SetMember {
 	return out
 }
 
+// has reports whether the set has members of family f.
+func (m *memberSet) has(f Family) bool {
+	for k := range m.lens {
+		if k.v6 == (f == IPv6) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *memberSet) info() SetInfo {
+	return SetInfo{Kind: m.kind, HasV4: m.has(IPv4), HasV6: m.has(IPv6)}
+}
+
 func (m *memberSet) toIPSet(id string) *dataplane.IPSet {
 	s := &dataplane.IPSet{ID: id, Kind: m.kind, Members: make([]dataplane.SetMember, 0, len(m.members))}
 	for x := range m.members {

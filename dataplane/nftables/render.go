@@ -97,12 +97,20 @@ func Render(s *State, opt Options) (*Table, error) {
 	return t, errors.Join(errs...)
 }
 
-func (s *State) setKind(id string) (dataplane.SetKind, bool) {
+func (s *State) setKind(id string) (SetInfo, bool) {
 	set, ok := s.Sets[id]
 	if !ok {
-		return 0, false
+		return SetInfo{}, false
 	}
-	return set.Kind, true
+	info := SetInfo{Kind: set.Kind}
+	for _, m := range set.Members {
+		if m.Prefix.Addr().Unmap().Is4() {
+			info.HasV4 = true
+		} else {
+			info.HasV6 = true
+		}
+	}
+	return info, true
 }
 
 func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
@@ -202,8 +210,25 @@ func BaseChains(cfg dataplane.Config) []*Chain {
 	return []*Chain{fwdOut, fwdIn, in, out}
 }
 
-// SetKindLookup reports the kind of a known set.
-type SetKindLookup func(id string) (dataplane.SetKind, bool)
+// SetInfo is what rendering needs to know about a referenced set.
+type SetInfo struct {
+	Kind dataplane.SetKind
+	// HasV4 and HasV6 say whether the set has members of that family. A rule that
+	// needs membership of a set that is empty in a family is left out for that family
+	// (it could never match), which halves the rules of single-stack clusters.
+	HasV4, HasV6 bool
+}
+
+// Has reports whether the set has members of family f.
+func (i SetInfo) Has(f Family) bool {
+	if f == IPv6 {
+		return i.HasV6
+	}
+	return i.HasV4
+}
+
+// SetKindLookup describes a known set.
+type SetKindLookup func(id string) (SetInfo, bool)
 
 // RenderPolicy renders a policy's inbound and outbound chains. A rule that cannot be
 // rendered (unknown set) makes that direction's chain a single drop: the endpoints

@@ -39,7 +39,7 @@ func renderRule(r *dataplane.Rule, sets SetKindLookup, opt Options) ([]Rule, err
 		if neutral {
 			common = common[1:] // one rule serves both families: drop the nfproto match
 		}
-		for _, alt := range crossAlternatives(r, fam) {
+		for _, alt := range crossAlternatives(r, fam, sets) {
 			matches := append(slices.Clone(common), alt...)
 			out = append(out, withAction(Rule{Matches: matches, Comment: truncate(r.ID)}, r, opt))
 		}
@@ -95,12 +95,12 @@ func checkRule(r *dataplane.Rule, sets SetKindLookup) error {
 
 func checkSets(ids []string, want dataplane.SetKind, sets SetKindLookup) error {
 	for _, id := range ids {
-		kind, ok := sets(id)
+		info, ok := sets(id)
 		if !ok {
 			return fmt.Errorf("unknown IP set %q", id)
 		}
-		if kind != want {
-			return fmt.Errorf("IP set %q has kind %d, rule needs kind %d", id, kind, want)
+		if info.Kind != want {
+			return fmt.Errorf("IP set %q has kind %d, rule needs kind %d", id, info.Kind, want)
 		}
 	}
 	return nil
@@ -148,6 +148,9 @@ func familyMatches(r *dataplane.Rule, fam Family, sets SetKindLookup) ([]Match, 
 			ms = append(ms, AddrNetsMatch{Family: fam, Dir: side.dir, Nets: nets, Negate: true})
 		}
 		for _, id := range m.SetIDs {
+			if info, _ := sets(id); !info.Has(fam) {
+				return nil, false // needs membership of a set empty in this family
+			}
 			ms = append(ms, AddrSetMatch{Family: fam, Dir: side.dir, Set: SetName(id, dataplane.SetKindNets, fam)})
 		}
 		for _, id := range m.NotSetIDs {
@@ -187,10 +190,10 @@ func usesPorts(r *dataplane.Rule) bool {
 
 // crossAlternatives ORs the port alternatives of source, destination and NotICMP:
 // the rule matches if one alternative of each group matches.
-func crossAlternatives(r *dataplane.Rule, fam Family) [][]Match {
+func crossAlternatives(r *dataplane.Rule, fam Family, sets SetKindLookup) [][]Match {
 	groups := [][][]Match{
-		portAlternatives(&r.Source, Src, fam),
-		portAlternatives(&r.Destination, Dst, fam),
+		portAlternatives(&r.Source, Src, fam, sets),
+		portAlternatives(&r.Destination, Dst, fam, sets),
 		notICMPAlternatives(r.NotICMP, fam),
 	}
 	out := [][]Match{nil}
@@ -206,7 +209,9 @@ func crossAlternatives(r *dataplane.Rule, fam Family) [][]Match {
 	return out
 }
 
-func portAlternatives(m *dataplane.EndpointMatch, dir Dir, fam Family) [][]Match {
+// portAlternatives ORs port ranges and named-port sets; a named-port set empty in
+// this family is no alternative (and no alternative left means no match).
+func portAlternatives(m *dataplane.EndpointMatch, dir Dir, fam Family, sets SetKindLookup) [][]Match {
 	if len(m.Ports) == 0 && len(m.NamedPortSetIDs) == 0 {
 		return [][]Match{nil}
 	}
@@ -215,6 +220,9 @@ func portAlternatives(m *dataplane.EndpointMatch, dir Dir, fam Family) [][]Match
 		alts = append(alts, []Match{PortMatch{Dir: dir, Ranges: portRanges(m.Ports)}})
 	}
 	for _, id := range m.NamedPortSetIDs {
+		if info, _ := sets(id); !info.Has(fam) {
+			continue
+		}
 		alts = append(alts, []Match{NamedPortMatch{Family: fam, Dir: dir, Set: SetName(id, dataplane.SetKindNamedPort, fam)}})
 	}
 	return alts
