@@ -13,8 +13,10 @@ import (
 // exactly as it came in ("80" stays a string, 80 stays a number).
 //
 // Their schema markers say `Type=string` plus `XIntOrString` (so controller-gen accepts
-// MaxLength, which bounds the cost of the CEL rules); hack/crdgen then drops the string
-// type, since an int-or-string schema must not have one.
+// MaxLength and Pattern); hack/crdgen then drops the string type, since an int-or-string
+// schema must not have one. String forms are checked by patterns and numbers by CEL rules
+// that only compare integers: apiservers before 1.34 cost any string operation on an
+// int-or-string value as if it were megabytes long, which no list of rules could afford.
 
 // decodeNumOrString reads a JSON number (integers only) or a JSON string.
 func decodeNumOrString(b []byte, what string) (num int64, str string, isStr bool, err error) {
@@ -32,13 +34,15 @@ func decodeNumOrString(b []byte, what string) (num int64, str string, isStr bool
 }
 
 // Port is a port number, a range "min:max", or a named port, kept as written. The
-// schema checks the string form with a pattern (no CEL cost, which matters because ports
-// sit in lists of rules) and numbers and min <= max with one cheap CEL rule.
+// schema checks the string form, including 1-65535 for each number, with a pattern and
+// numbers with a size-independent CEL rule. That min <= max in a range is checked by
+// Range (and the agent), not the schema: apiservers before 1.34 ignore maxLength when
+// costing CEL on int-or-string values, so any string operation there blows the budget.
 // +kubebuilder:validation:Type=string
 // +kubebuilder:validation:XIntOrString
 // +kubebuilder:validation:MaxLength=32
 // +kubebuilder:validation:Pattern=`^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?|[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$`
-// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : (!self.contains(':') || int(self.split(':')[0]) <= int(self.split(':')[1]))",message="port must be a number 1-65535, a range \"min:max\" with min <= max, or a port name"
+// +kubebuilder:validation:XValidation:rule="type(self) != int || (self >= 1 && self <= 65535)",message="port number must be between 1 and 65535"
 type Port struct {
 	// Num holds the value when the port was written as a JSON number.
 	Num int64
@@ -145,7 +149,8 @@ var protocolNumbers = map[string]uint8{
 // +kubebuilder:validation:Type=string
 // +kubebuilder:validation:XIntOrString
 // +kubebuilder:validation:MaxLength=8
-// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 255) : self in ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite']",message="protocol must be one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255"
+// +kubebuilder:validation:Pattern=`^(TCP|UDP|ICMP|ICMPv6|SCTP|UDPLite)$`
+// +kubebuilder:validation:XValidation:rule="type(self) != int || (self >= 1 && self <= 255)",message="protocol number must be between 1 and 255 (or use TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite)"
 type Protocol struct {
 	// Num holds the value when written as a JSON number.
 	Num int64
@@ -214,7 +219,8 @@ func (p *Protocol) UnmarshalJSON(b []byte) error {
 // +kubebuilder:validation:Type=string
 // +kubebuilder:validation:XIntOrString
 // +kubebuilder:validation:MaxLength=11
-// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 0 && self <= 4294967295) : (self.matches('^[0-9]{1,10}$') ? int(self) <= 4294967295 : (self.matches('^[0-9]{1,5}[.][0-9]{1,5}$') && int(self.split('.')[0]) <= 65535 && int(self.split('.')[1]) <= 65535))",message="AS number must be between 0 and 4294967295, or \"high.low\" with each part 0-65535"
+// +kubebuilder:validation:Pattern=`^(([0-9]{1,9}|[1-3][0-9]{9}|4[0-1][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[0-1][0-9]{2}|42949672[0-8][0-9]|429496729[0-5])|(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})[.](6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))$`
+// +kubebuilder:validation:XValidation:rule="type(self) != int || (self >= 0 && self <= 4294967295)",message="AS number must be between 0 and 4294967295"
 type ASNumber struct {
 	// Num holds the value when written as a JSON number.
 	Num int64

@@ -150,7 +150,9 @@ type GlobalNetworkPolicyList struct {
 }
 
 // Rule matches packets and says what to do with them. All given match criteria must hold.
-// +kubebuilder:validation:XValidation:rule="!has(self.icmp) || !has(self.protocol) || (type(self.protocol) == string ? self.protocol in ['ICMP', 'ICMPv6'] : self.protocol in [1, 58])",message="icmp needs protocol ICMP or ICMPv6",fieldPath=".icmp"
+// Cross-field checks that need the protocol's value (icmp needs ICMP, ports need
+// TCP/UDP/SCTP) are left to the policy validator: see numorstring.go for why the schema
+// cannot afford CEL on int-or-string values.
 type Rule struct {
 	// Action taken when the rule matches.
 	// +kubebuilder:validation:Required

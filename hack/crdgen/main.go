@@ -7,7 +7,8 @@
 //   - a schema node with `x-kubernetes-int-or-string: true` and a type (api/v3's Port,
 //     Protocol and ASNumber are marked `Type=string` so that controller-gen accepts
 //     MaxLength on them) loses the type and gets anyOf integer/string, as a structural
-//     int-or-string schema must;
+//     int-or-string schema must; its integer-bounds CEL rule becomes minimum/maximum
+//     (see boundsFromRules);
 //   - list items that Go holds as pointers and stores as null (IPAMBlock
 //     spec.allocations, []*int) are marked nullable, which controller-gen has no
 //     marker for;
@@ -20,7 +21,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -116,6 +119,7 @@ func fixIntOrString(node any) {
 	case map[string]any:
 		if ios, _ := n["x-kubernetes-int-or-string"].(bool); ios && n["type"] != nil {
 			delete(n, "type")
+			boundsFromRules(n)
 			n["anyOf"] = []any{
 				map[string]any{"type": "integer"},
 				map[string]any{"type": "string"},
@@ -163,6 +167,34 @@ func dig(node any, keys ...string) any {
 		node = m[k]
 	}
 	return node
+}
+
+// intBounds matches the one CEL form api/v3 uses on int-or-string values.
+var intBounds = regexp.MustCompile(`^type\(self\) != int \|\| \(self >= (\d+) && self <= (\d+)\)$`)
+
+// boundsFromRules turns `type(self) != int || (self >= A && self <= B)` rules into
+// minimum A / maximum B. Apiservers before 1.34 cost any CEL on an int-or-string value as
+// if it held megabytes, so such a rule on a list item cannot be installed there; the
+// OpenAPI bounds check the same thing at no CEL cost (they apply to numbers only).
+func boundsFromRules(n map[string]any) {
+	rules, _ := n["x-kubernetes-validations"].([]any)
+	kept := rules[:0]
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)["rule"].(string)
+		m := intBounds.FindStringSubmatch(rule)
+		if m == nil {
+			kept = append(kept, r)
+			continue
+		}
+		lo, _ := strconv.ParseInt(m[1], 10, 64)
+		hi, _ := strconv.ParseInt(m[2], 10, 64)
+		n["minimum"], n["maximum"] = lo, hi
+	}
+	if len(kept) == 0 {
+		delete(n, "x-kubernetes-validations")
+	} else {
+		n["x-kubernetes-validations"] = kept
+	}
 }
 
 // toLegacy returns a deep copy of crd moved to crd.projectcalico.org/v1.
