@@ -1,0 +1,310 @@
+package calc
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	v3 "github.com/palisadenet/palisade/api/v3"
+	"github.com/palisadenet/palisade/calc/datastore"
+	"github.com/palisadenet/palisade/calc/desired"
+	"github.com/palisadenet/palisade/calc/ifacename"
+	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/policy"
+	"github.com/palisadenet/palisade/policy/selector"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// world is the content of a datastore: every object by key.
+type world map[datastore.Key]runtime.Object
+
+// refEndpoint is an endpoint as the reference computation sees it.
+type refEndpoint struct {
+	key    string
+	ns     string
+	node   string
+	labels map[string]string
+	addrs  []netip.Prefix
+	ports  []namedPort
+}
+
+type refNetSet struct {
+	labels map[string]string
+	nets   []netip.Prefix
+}
+
+// referenceState computes the desired state of node from scratch, in the most
+// direct way: evaluate every selector over every endpoint and network set. It
+// shares the policy conversion (and its fail-closed stand-in) and the rule
+// translation with the graph, and nothing of the incremental machinery.
+func referenceState(node string, w world) *desired.State {
+	nsLabels := map[string]map[string]string{}
+	saLabels := map[string]map[string]string{}
+	for k, o := range w {
+		switch k.Kind {
+		case datastore.KindNamespace:
+			l := maps.Clone(o.(*corev1.Namespace).Labels)
+			if l == nil {
+				l = map[string]string{}
+			}
+			l[LabelMetadataName] = k.Name
+			nsLabels[k.Name] = l
+		case datastore.KindServiceAccount:
+			saLabels[k.Namespace+"/"+k.Name] = o.(*corev1.ServiceAccount).Labels
+		}
+	}
+	nsOf := func(ns string) map[string]string {
+		if l, ok := nsLabels[ns]; ok {
+			return l
+		}
+		return map[string]string{LabelMetadataName: ns}
+	}
+	var eps []refEndpoint
+	var sets []refNetSet
+	tiers := map[string]policy.Tier{}
+	var pols []*policy.Policy
+	for k, o := range w {
+		switch k.Kind {
+		case datastore.KindPod:
+			pod := o.(*corev1.Pod)
+			addrs, _ := podAddrs(pod)
+			if len(addrs) == 0 || pod.Spec.HostNetwork || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			sa := pod.Spec.ServiceAccountName
+			eps = append(eps, refEndpoint{
+				key: k.Namespace + "/" + k.Name, ns: k.Namespace, node: pod.Spec.NodeName, addrs: addrs, ports: podPorts(pod),
+				labels: policy.EndpointLabels(policy.EndpointIdentity{Namespace: k.Namespace, Labels: pod.Labels,
+					NamespaceLabels: nsOf(k.Namespace), ServiceAccount: sa, ServiceAccountLabels: saLabels[k.Namespace+"/"+sa]}),
+			})
+		case datastore.KindNetworkSet, datastore.KindGlobalNetworkSet:
+			var s policy.NetworkSet
+			if k.Kind == datastore.KindNetworkSet {
+				s, _ = policy.FromNetworkSet(o.(*v3.NetworkSet))
+			} else {
+				s, _ = policy.FromGlobalNetworkSet(o.(*v3.GlobalNetworkSet))
+			}
+			var nets []netip.Prefix
+			for _, n := range s.Nets {
+				nets = append(nets, n.Masked())
+			}
+			sets = append(sets, refNetSet{labels: policy.NetworkSetLabels(&s, nsOf(s.Namespace)), nets: nets})
+		case datastore.KindTier:
+			t, err := policy.FromTier(o.(*v3.Tier))
+			if err != nil {
+				t = policy.Tier{Name: k.Name, Order: o.(*v3.Tier).Spec.Order, DefaultAction: policy.Deny}
+			}
+			tiers[k.Name] = t
+		case datastore.KindKubernetesNetworkPolicy, datastore.KindNetworkPolicy, datastore.KindGlobalNetworkPolicy:
+			p, _, err := convertPolicy(datastore.Update{Key: k, Object: o})
+			if err != nil {
+				panic(err)
+			}
+			pols = append(pols, p)
+		}
+	}
+	tierOf := func(name string) policy.Tier {
+		if t, ok := tiers[name]; ok {
+			return t
+		}
+		if name == policy.DefaultTierName {
+			return policy.DefaultTier()
+		}
+		return policy.Tier{Name: name, DefaultAction: policy.Deny}
+	}
+
+	st := desired.New()
+	for _, ep := range eps {
+		if ep.node != node {
+			continue
+		}
+		byTier := map[string][]*policy.Policy{}
+		for _, p := range pols {
+			if endpointsSelector(p).Evaluate(ep.labels) {
+				byTier[p.Tier] = append(byTier[p.Tier], p)
+				dp := TranslatePolicy(p)
+				st.Policies[dp.ID] = *dp
+				addReferencedSets(st, p, eps, sets)
+			}
+		}
+		var ts []policy.Tier
+		for name := range byTier {
+			ts = append(ts, tierOf(name))
+		}
+		prof := NamespaceProfile(ep.ns)
+		st.Profiles[prof.ID] = *prof
+		st.Endpoints[ep.key] = dataplane.Endpoint{
+			Key: ep.key, Kind: dataplane.EndpointWorkload, Iface: ifacename.Workload(ep.ns, strings.SplitN(ep.key, "/", 2)[1]),
+			Addrs: ep.addrs, Tiers: TierPolicies(ts, byTier), ProfileIDs: []string{prof.ID},
+		}
+	}
+	return st
+}
+
+// addReferencedSets adds every set p's rules use, with members computed directly.
+func addReferencedSets(st *desired.State, p *policy.Policy, eps []refEndpoint, sets []refNetSet) {
+	forEachEntity(p, func(e *policy.EntityRule) {
+		for _, sel := range []*selector.Selector{e.Peer, e.NotPeer} {
+			if sel == nil {
+				continue
+			}
+			members := map[dataplane.SetMember]bool{}
+			for _, ep := range eps {
+				if sel.Evaluate(ep.labels) {
+					for _, a := range ep.addrs {
+						members[dataplane.SetMember{Prefix: a}] = true
+					}
+				}
+			}
+			for _, s := range sets {
+				if sel.Evaluate(s.labels) {
+					for _, n := range s.nets {
+						members[dataplane.SetMember{Prefix: n}] = true
+					}
+				}
+			}
+			st.Sets[sel.ID()] = memberSet(sel.ID(), dataplane.SetKindNets, members)
+		}
+		for _, port := range slices.Concat(e.Ports, e.NotPorts) {
+			if !port.IsNamed() {
+				continue
+			}
+			sel := e.Peer
+			if sel == nil {
+				sel = selector.MustParse("all()")
+			}
+			members := map[dataplane.SetMember]bool{}
+			for _, ep := range eps {
+				if !sel.Evaluate(ep.labels) {
+					continue
+				}
+				for _, cp := range ep.ports {
+					if cp.name == port.Name {
+						for _, a := range ep.addrs {
+							members[dataplane.SetMember{Prefix: a, Protocol: cp.protocol, Port: cp.port}] = true
+						}
+					}
+				}
+			}
+			id := NamedPortSetID(e.Peer, port.Name)
+			st.Sets[id] = memberSet(id, dataplane.SetKindNamedPort, members)
+		}
+	})
+}
+
+func forEachEntity(p *policy.Policy, f func(*policy.EntityRule)) {
+	for _, d := range p.Types {
+		rules := p.Rules(d)
+		for i := range rules {
+			f(&rules[i].Source)
+			f(&rules[i].Destination)
+		}
+	}
+}
+
+func memberSet(id string, kind dataplane.SetKind, members map[dataplane.SetMember]bool) dataplane.IPSet {
+	s := dataplane.IPSet{ID: id, Kind: kind, Members: []dataplane.SetMember{}}
+	for m := range members {
+		s.Members = append(s.Members, m)
+	}
+	desired.SortMembers(s.Members)
+	return s
+}
+
+var stateCmpOpts = []cmp.Option{
+	cmpopts.EquateComparable(netip.Prefix{}, netip.Addr{}),
+	cmpopts.EquateEmpty(),
+	cmpopts.IgnoreFields(desired.State{}, "InSync", "Config"),
+}
+
+// diffStates is "" when the states are equal.
+func diffStates(want, got *desired.State) string {
+	return cmp.Diff(want, got, stateCmpOpts...)
+}
+
+// summary renders a state as sorted lines that name sets by what they hold, so
+// expected states in tests are readable. names maps set IDs to labels.
+func summary(st *desired.State, names map[string]string) []string {
+	var lines []string
+	name := func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		return id
+	}
+	for _, s := range st.Sets {
+		var ms []string
+		for _, m := range s.Members {
+			if s.Kind == dataplane.SetKindNamedPort {
+				ms = append(ms, fmt.Sprintf("%s/%d/%d", m.Prefix.Addr(), m.Protocol, m.Port))
+			} else if m.Prefix.IsSingleIP() {
+				ms = append(ms, m.Prefix.Addr().String())
+			} else {
+				ms = append(ms, m.Prefix.String())
+			}
+		}
+		lines = append(lines, "set "+name(s.ID)+" = "+strings.Join(ms, " "))
+	}
+	for id := range st.Policies {
+		lines = append(lines, "policy "+id.String())
+	}
+	for _, ep := range st.Endpoints {
+		var tiers []string
+		for _, t := range ep.Tiers {
+			tiers = append(tiers, fmt.Sprintf("%s(in:%s eg:%s %s)", t.Name, ids(t.IngressPolicies), ids(t.EgressPolicies), t.DefaultAction))
+		}
+		lines = append(lines, fmt.Sprintf("endpoint %s %s %v tiers=[%s]", ep.Key, ep.Iface[:4], ep.Addrs, strings.Join(tiers, " ")))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func ids(ps []dataplane.PolicyID) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.Name)
+	}
+	return strings.Join(s, ",")
+}
+
+// setNames names the sets of every policy of w: "sel(<canonical selector>)" and
+// "port(<selector>,<name>)".
+func setNames(w world) map[string]string {
+	names := map[string]string{}
+	for k, o := range w {
+		switch k.Kind {
+		case datastore.KindKubernetesNetworkPolicy, datastore.KindNetworkPolicy, datastore.KindGlobalNetworkPolicy:
+		default:
+			continue
+		}
+		p, _, _ := convertPolicy(datastore.Update{Key: k, Object: o})
+		forEachEntity(p, func(e *policy.EntityRule) {
+			for _, sel := range []*selector.Selector{e.Peer, e.NotPeer} {
+				if sel != nil {
+					names[sel.ID()] = "sel(" + sel.String() + ")"
+				}
+			}
+			for _, port := range slices.Concat(e.Ports, e.NotPorts) {
+				if port.IsNamed() {
+					names[NamedPortSetID(e.Peer, port.Name)] = "port(" + e.Peer.String() + "," + port.Name + ")"
+				}
+			}
+		})
+	}
+	return names
+}
+
+// applyOrFail applies updates to st, failing the test on a contract violation.
+func applyOrFail(t testing.TB, st *desired.State, updates []dataplane.Update) {
+	t.Helper()
+	if err := st.ApplyAll(updates); err != nil {
+		t.Fatalf("applying graph output: %v", err)
+	}
+}
