@@ -9,12 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v3 "github.com/palisadenet/palisade/api/v3"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"github.com/palisadenet/palisade/calc/datastore"
 	"github.com/palisadenet/palisade/calc/desired"
 	"github.com/palisadenet/palisade/resource"
 	"go.uber.org/zap/zaptest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 const testNode = "node1"
@@ -124,7 +124,7 @@ func invalidPolicy() runtime.Object {
 	order := 5.0
 	return &v3.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: "a"},
-		Spec: v3.NetworkPolicySpec{Order: &order, Selector: "app == ", Ingress: []v3.Rule{{Action: v3.Allow}}},
+		Spec:       v3.NetworkPolicySpec{Order: &order, Selector: "app == ", Ingress: []v3.Rule{{Action: v3.Allow}}},
 	}
 }
 
