@@ -261,7 +261,8 @@ func describeDecodeError(js []byte, obj runtime.Object, err error) fieldError {
 		if typeErr.Value == "bool" && typeErr.Type.Kind() == reflect.String {
 			msg += ` (YAML reads unquoted y, n, yes, no, on and off as booleans, as kubectl does: quote the value)`
 		}
-		return fieldError{Path: typeErr.Field, Err: errors.New(msg)}
+		path := strings.TrimPrefix(indexedPath(js, typeErr.Field, typeErr.Value), ".")
+		return fieldError{Path: path, Err: errors.New(msg)}
 	}
 	return fieldError{Err: fmt.Errorf("decoding: %w", err)}
 }

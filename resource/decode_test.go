@@ -149,8 +149,8 @@ func TestDecodeErrors(t *testing.T) {
 		want: []string{`f.yaml: document 1: invalid YAML: yaml: unmarshal errors:`},
 	}, {
 		name: "wrong type names the field",
-		in:   "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports: [{containerPort: eighty}]\n",
-		want: []string{`f.yaml: document 1 (Pod a): spec.containers.ports.containerPort: cannot decode JSON string into int32`},
+		in:   "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n  - name: d\n    ports: [{containerPort: 80}, {containerPort: eighty}]\n",
+		want: []string{`f.yaml: document 1 (Pod a): spec.containers[1].ports[1].containerPort: cannot decode JSON string into int32`},
 	}, {
 		name: "YAML 1.1 boolean where a string is expected",
 		in:   "apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n",
@@ -253,5 +253,21 @@ func TestLoadPathsErrors(t *testing.T) {
 	}
 	if len(objs) != 1 {
 		t.Errorf("got %d good objects, want the 1 valid document still returned", len(objs))
+	}
+}
+
+func TestIndexedPath(t *testing.T) {
+	js := []byte(`{"spec":{"ingress":[{"ports":[{"port":80}]},{"ports":[{"port":80},{"port":true}]}],"tags":[1,[2]]}}`)
+	tests := []struct{ dotted, typ, want string }{
+		{"spec.ingress.ports.port", "bool", "spec.ingress[1].ports[1].port"},
+		{"spec.ingress.ports.port", "number 80", "spec.ingress[0].ports[0].port"},
+		{"spec.tags", "array", "spec.tags[1]"},
+		{"spec.missing", "string", "spec.missing"},
+		{"spec.ingress", "", "spec.ingress"},
+	}
+	for _, tc := range tests {
+		if got := strings.TrimPrefix(indexedPath(js, tc.dotted, tc.typ), "."); got != tc.want {
+			t.Errorf("indexedPath(%q, %q) = %q, want %q", tc.dotted, tc.typ, got, tc.want)
+		}
 	}
 }
