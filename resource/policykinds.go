@@ -44,7 +44,6 @@ var calicoValidators = map[string]func(runtime.Object) []fieldError{
 
 func init() {
 	for kind, sample := range v3.AllKinds() {
-		sample := sample
 		registerCalico(kind, namespacedCalicoKinds[kind], func() runtime.Object {
 			return sample.DeepCopyObject()
 		}, calicoValidators[kind])
