@@ -3,7 +3,8 @@
 //
 // In: a directory of controller-gen CRD YAML files (group projectcalico.org, version v3).
 // Out: one file per CRD in -v3, and the same CRDs rewritten to crd.projectcalico.org/v1
-// in -legacy. Two fix-ups are applied to both:
+// in -legacy, plus (-admission) a ValidatingAdmissionPolicy for what the schemas cannot
+// check on older apiservers (admission.go). Fix-ups are applied to both:
 //   - a schema node with `x-kubernetes-int-or-string: true` and a type (api/v3's Port,
 //     Protocol and ASNumber are marked `Type=string` so that controller-gen accepts
 //     MaxLength on them) loses the type and gets anyOf integer/string, as a structural
@@ -40,12 +41,17 @@ func main() {
 	in := flag.String("in", "", "directory with controller-gen CRD YAML")
 	outV3 := flag.String("v3", "", "output directory for projectcalico.org/v3 CRDs")
 	outLegacy := flag.String("legacy", "", "output directory for crd.projectcalico.org/v1 CRDs")
+	admission := flag.String("admission", "", "output file for the port-range ValidatingAdmissionPolicy")
 	flag.Parse()
-	if *in == "" || *outV3 == "" || *outLegacy == "" {
-		fmt.Fprintln(os.Stderr, "usage: crdgen -in DIR -v3 DIR -legacy DIR")
+	if *in == "" || *outV3 == "" || *outLegacy == "" || *admission == "" {
+		fmt.Fprintln(os.Stderr, "usage: crdgen -in DIR -v3 DIR -legacy DIR -admission FILE")
 		os.Exit(2)
 	}
-	if err := run(*in, *outV3, *outLegacy); err != nil {
+	err := run(*in, *outV3, *outLegacy)
+	if err == nil {
+		err = writeAdmission(*admission)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "crdgen:", err)
 		os.Exit(1)
 	}

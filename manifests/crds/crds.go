@@ -1,8 +1,11 @@
 // Package crds embeds the CustomResourceDefinitions generated from api/v3 (make generate)
 // so tests and installers can apply them without locating files on disk.
 //
-// In: the YAML files under v3/ (projectcalico.org/v3) and legacy/ (crd.projectcalico.org/v1).
-// Out: decoded apiextensions/v1 CRD objects, one per kind, in file-name order.
+// In: the YAML files under v3/ (projectcalico.org/v3), legacy/ (crd.projectcalico.org/v1)
+// and admission/ (a ValidatingAdmissionPolicy for the one check the schemas cannot make on
+// apiservers before 1.34: port ranges "min:max" with min > max in policy rules).
+// Out: decoded apiextensions/v1 CRD objects, one per kind, in file-name order, and the
+// admission policy's YAML (a policy and its binding; install after the CRDs).
 package crds
 
 import (
@@ -16,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-//go:embed v3/*.yaml legacy/*.yaml
+//go:embed v3/*.yaml legacy/*.yaml admission/*.yaml
 var files embed.FS
 
 // Set names a manifest set.
@@ -65,4 +68,14 @@ func Load(set Set) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		out = append(out, crd)
 	}
 	return out, nil
+}
+
+// AdmissionPolicy returns the YAML of the port-range ValidatingAdmissionPolicy and its
+// binding (two documents), to apply after the CRDs.
+func AdmissionPolicy() []byte {
+	b, err := files.ReadFile("admission/port-ranges.yaml")
+	if err != nil {
+		panic("manifests/crds: admission policy not embedded: " + err.Error())
+	}
+	return b
 }

@@ -14,7 +14,7 @@ import (
 const repoRoot = "../.."
 
 // generatedPaths are the outputs of hack/generate.sh, relative to the repository root.
-var generatedPaths = []string{"api/v3/zz_generated.deepcopy.go", "manifests/crds/v3", "manifests/crds/legacy"}
+var generatedPaths = []string{"api/v3/zz_generated.deepcopy.go", "manifests/crds/v3", "manifests/crds/legacy", "manifests/crds/admission"}
 
 // offline matches what `go run pkg@version` prints when the module proxy cannot be reached.
 var offline = regexp.MustCompile(`dial tcp|no such host|connection refused|i/o timeout|network is unreachable|proxy.golang.org.*(403|404|410|5\d\d)|GOPROXY=off|GOFLAGS=-mod=vendor`)
@@ -110,8 +110,8 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	tmp := t.TempDir()
 	generateInto(t, tmp)
 	got := snapshot(t, tmp)
-	if len(got) != 31 {
-		t.Errorf("generator wrote %d files, want 31 (deepcopy + 15 v3 + 15 legacy CRDs)", len(got))
+	if len(got) != 32 {
+		t.Errorf("generator wrote %d files, want 32 (deepcopy, 15 v3 and 15 legacy CRDs, admission policy)", len(got))
 	}
 	diffSnapshots(t, "committed files are stale; run make generate", got, snapshot(t, repoRoot))
 }

@@ -170,3 +170,49 @@ func TestPrinterColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCELOnIntOrString guards installability on apiservers before 1.34, which cost any
+// CEL rule on an int-or-string value as if it held megabytes (the 1.37 validation in
+// TestCRDsAreValid does not catch this). Such values must use pattern and bounds only.
+func TestNoCELOnIntOrString(t *testing.T) {
+	var walk func(path string, s *apiextensionsv1.JSONSchemaProps)
+	walk = func(path string, s *apiextensionsv1.JSONSchemaProps) {
+		if s == nil {
+			return
+		}
+		if s.XIntOrString && len(s.XValidations) > 0 {
+			t.Errorf("%s: int-or-string value has CEL rules %v", path, s.XValidations)
+		}
+		for name, p := range s.Properties {
+			walk(path+"."+name, &p)
+		}
+		if s.Items != nil {
+			walk(path+"[]", s.Items.Schema)
+		}
+		if s.AdditionalProperties != nil {
+			walk(path+"{}", s.AdditionalProperties.Schema)
+		}
+	}
+	for _, set := range []Set{SetV3, SetLegacy} {
+		for kind, crd := range loadSet(t, set) {
+			walk(string(set)+"/"+kind, crd.Spec.Versions[0].Schema.OpenAPIV3Schema)
+		}
+	}
+}
+
+func TestAdmissionPolicyEmbedded(t *testing.T) {
+	docs := strings.Split(string(AdmissionPolicy()), "\n---\n")
+	var kinds []string
+	for _, d := range docs {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(d), &obj); err != nil {
+			t.Fatalf("admission policy YAML: %v", err)
+		}
+		if k, ok := obj["kind"].(string); ok {
+			kinds = append(kinds, k)
+		}
+	}
+	if strings.Join(kinds, ",") != "ValidatingAdmissionPolicy,ValidatingAdmissionPolicyBinding" {
+		t.Errorf("admission manifest kinds = %v", kinds)
+	}
+}
