@@ -159,6 +159,12 @@ type ICMPMatch struct {
 	NegateType, NegateCode bool
 }
 
+// ICMPTypesMatch: the ICMP (IPv4) or ICMPv6 (IPv6) type is one of Types.
+type ICMPTypesMatch struct {
+	Family Family
+	Types  []uint8
+}
+
 // MarkMatch: packet mark & Mask is zero (Zero) or not.
 type MarkMatch struct {
 	Mask uint32
@@ -175,6 +181,7 @@ func (PortMatch) isMatch()      {}
 func (NamedPortMatch) isMatch() {}
 func (ICMPMatch) isMatch()      {}
 func (MarkMatch) isMatch()      {}
+func (ICMPTypesMatch) isMatch() {}
 
 // SetType is the key (and value) type of a named set or map.
 type SetType uint8

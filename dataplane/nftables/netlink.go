@@ -141,6 +141,17 @@ func matchExprs(m Match, table *nft.Table, addAnon anonSetAdder) ([]expr.Any, er
 			portLoad(m.Dir, 8+addrWords+1),
 			&expr.Lookup{SourceRegister: 8, SetName: m.Set, Invert: m.Negate},
 		}, nil
+	case ICMPTypesMatch:
+		load := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1}
+		keyType := nft.TypeICMPType
+		if m.Family == IPv6 {
+			keyType = nft.TypeICMP6Type
+		}
+		elems := make([]nft.SetElement, len(m.Types))
+		for i, t := range m.Types {
+			elems[i] = nft.SetElement{Key: []byte{t}}
+		}
+		return anonLookup(load, table, keyType, false, elems, false, addAnon)
 	case ICMPMatch:
 		out := []expr.Any{
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},

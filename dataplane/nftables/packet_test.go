@@ -120,3 +120,17 @@ func TestPacketsEgressAndIngressBothApply(t *testing.T) {
 	n.apply(t, denyIngress, wl("ns/b", ifaceB, ingressTier("default", dataplane.ActionDeny, denyIngress.ID)))
 	n.check(t, probe{"a", "tcp", addrB, 9090, false}, probe{"c", "tcp", addrB, 8080, true})
 }
+
+// TestPacketsIPv6NeighborDiscoveryDespiteEgressPolicy: a pod whose egress policy only
+// allows TCP 8080 must still resolve its IPv6 gateway (neighbor discovery goes to the
+// host, through the input hook), or no IPv6 traffic could leave it at all.
+func TestPacketsIPv6NeighborDiscoveryDespiteEgressPolicy(t *testing.T) {
+	n := newNode(t)
+	only8080 := &dataplane.Policy{ID: pid("default", "only-8080"), Outbound: []dataplane.Rule{
+		{ID: "allow", Action: dataplane.ActionAllow, Protocol: u8(6), Destination: dataplane.EndpointMatch{
+			Ports: []dataplane.PortRange{{First: 8080, Last: 8080}}}}}}
+	a := wl("ns/a", ifaceA, dataplane.TierPolicies{Name: "default", EgressPolicies: []dataplane.PolicyID{only8080.ID}, DefaultAction: dataplane.ActionDeny})
+	n.apply(t, only8080, allowProfile("ns"), a, wl("ns/b", ifaceB))
+	n.a.MustRun(t, "ip", "-6", "neigh", "flush", "all")
+	n.check(t, probe{"a", "tcp", addrB6, 8080, true}, probe{"a", "tcp", addrB6, 9090, false})
+}

@@ -198,10 +198,20 @@ func BaseChains(cfg dataplane.Config) []*Chain {
 		Comment: "egress policy of the sending workload", Rules: workloadChain(IIFName, MapFromWorkload)}
 	fwdIn := &Chain{Name: ChainForwardIngress, Hook: &Hook{Name: "forward", Priority: PriorityIngress},
 		Comment: "ingress policy of the receiving workload", Rules: workloadChain(OIFName, MapToWorkload)}
+	// Neighbor discovery and MLD to the host are not policy: without them a pod cannot
+	// resolve its IPv6 gateway (or answer the host), whatever its egress policy says.
+	nd := Rule{Matches: []Match{NFProtoMatch{Family: IPv6}, L4ProtoMatch{Protos: []uint8{protoICMPv6}},
+		ICMPTypesMatch{Family: IPv6, Types: []uint8{130, 131, 132, 133, 135, 136, 143}}},
+		Verdict: Verdict{Kind: VerdictAccept}, Comment: "IPv6 neighbor discovery and MLD"}
 	in := &Chain{Name: ChainInput, Hook: &Hook{Name: "input", Priority: PriorityEgress},
-		Comment: "workload to its own host", Rules: workloadChain(IIFName, MapFromWorkload)}
+		Comment: "workload to its own host", Rules: []Rule{workloadOnly(IIFName), nd}}
+	in.Rules = append(in.Rules, conntrackRules()...)
 	if cfg.EndpointToHostAction == dataplane.ActionDeny {
-		in.Rules = append(in.Rules[:3], Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
+		in.Rules = append(in.Rules, Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
+	} else {
+		in.Rules = append(in.Rules,
+			Rule{Verdict: Verdict{Kind: VerdictMap, Map: MapFromWorkload, MapKey: IIFName}},
+			Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "unknown workload interface"})
 	}
 	out := &Chain{Name: ChainOutput, Hook: &Hook{Name: "output", Priority: PriorityEgress},
 		Comment: "host to its workloads",

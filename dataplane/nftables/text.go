@@ -246,6 +246,12 @@ func matchText(m Match) string {
 			s += fmt.Sprintf(" %s code %s%d", kw, op(m.NegateCode), *m.Code)
 		}
 		return s
+	case ICMPTypesMatch:
+		kw := "icmp"
+		if m.Family == IPv6 {
+			kw = "icmpv6"
+		}
+		return kw + " type " + listText(m.Types, func(t uint8) string { return strconv.Itoa(int(t)) })
 	case MarkMatch:
 		cmp := "!="
 		if m.Zero {
