@@ -39,9 +39,13 @@ var (
 	counter   atomic.Uint32
 )
 
-// Require skips the test unless it runs as root and every named tool is on PATH.
+// Require skips the test unless it runs as root and every named tool (and ip) is on PATH.
+// In -short mode (make unit) it skips as well: namespace tests are integration tests.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("network-namespace test skipped in -short mode")
+	}
 	if os.Geteuid() != 0 {
 		t.Skipf("needs root to create network namespaces (euid %d)", os.Geteuid())
 	}
