@@ -35,6 +35,12 @@ func New(kind string) runtime.Object {
 // crd.projectcalico.org/v1, strictly: unknown or duplicate fields and wrong-case field
 // names are errors. Legacy objects come back as v3 (see FromLegacy).
 func Decode(data []byte) (runtime.Object, error) {
+	return decode(data, true)
+}
+
+// decode reads one object; strict also rejects unknown fields (duplicates and wrong-case
+// names are always rejected, as the apiserver does).
+func decode(data []byte, strict bool) (runtime.Object, error) {
 	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, fmt.Errorf("decoding YAML: %w", err)
@@ -55,7 +61,7 @@ func Decode(data []byte) (runtime.Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", tm.Kind, err)
 	}
-	if len(strictErrs) > 0 {
+	if strict && len(strictErrs) > 0 {
 		return nil, fmt.Errorf("decoding %s: %w", tm.Kind, errors.Join(strictErrs...))
 	}
 	if gv == LegacyGroupVersion.String() {
@@ -94,7 +100,10 @@ func DecodeAll(data []byte) ([]runtime.Object, error) {
 // FromLegacy converts a crd.projectcalico.org/v1 object (as a dynamic client returns it)
 // into its v3 Go type. The spec shape is the same; the result carries apiVersion
 // projectcalico.org/v3 and, for policies in the default tier, the name without the
-// "default." prefix that Calico's CRD backend adds.
+// "default." prefix that Calico's CRD backend adds. Unknown fields are ignored rather
+// than rejected: a cluster that still runs Calico's own CRDs may hold settings (newer
+// FelixConfiguration fields, say) that Palisade does not model, and reading the rest must
+// not fail because of them.
 func FromLegacy(u *unstructured.Unstructured) (runtime.Object, error) {
 	if u.GetAPIVersion() != LegacyGroupVersion.String() {
 		return nil, fmt.Errorf("%s %s/%s: want %s", u.GetKind(), u.GetNamespace(), u.GetName(), LegacyGroupVersion)
@@ -103,7 +112,7 @@ func FromLegacy(u *unstructured.Unstructured) (runtime.Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
-	return Decode(j)
+	return decode(j, false)
 }
 
 // upgradeLegacy moves a decoded legacy object to projectcalico.org/v3.

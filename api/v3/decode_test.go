@@ -113,6 +113,16 @@ func TestFromLegacy(t *testing.T) {
 	if obj, err := FromLegacy(u); err != nil || obj.(*GlobalNetworkPolicy).Name != "security.allow-dns" {
 		t.Errorf("tiered policy: %v %v", obj, err)
 	}
+	// Fields Palisade does not model (newer Calico settings) are ignored, not fatal.
+	u.Object["spec"].(map[string]any)["stagedAction"] = "Set"
+	if _, err := FromLegacy(u); err != nil {
+		t.Errorf("unknown legacy field: %v", err)
+	}
+	// But a known field of the wrong type is still an error.
+	u.Object["spec"].(map[string]any)["order"] = "first"
+	if _, err := FromLegacy(u); err == nil {
+		t.Error("FromLegacy accepted order: first")
+	}
 	u.SetAPIVersion("projectcalico.org/v3")
 	if _, err := FromLegacy(u); err == nil {
 		t.Error("FromLegacy accepted a projectcalico.org/v3 object")
