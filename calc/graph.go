@@ -19,7 +19,7 @@ type Graph struct {
 
 	namespaces map[string]*namespaceState
 	pods       map[string]*podState // "namespace/name"
-	netSets    map[string]*member   // NetworkSet "namespace/name", GlobalNetworkSet "/name"
+	netSets    map[datastore.Key]*member
 	saLabels   map[string]map[string]string
 	tiers      map[string]policy.Tier
 	policies   map[datastore.Key]*policyState
@@ -46,7 +46,7 @@ func New(log *zap.Logger, node string) *Graph {
 		node:        node,
 		namespaces:  map[string]*namespaceState{},
 		pods:        map[string]*podState{},
-		netSets:     map[string]*member{},
+		netSets:     map[datastore.Key]*member{},
 		saLabels:    map[string]map[string]string{},
 		tiers:       map[string]policy.Tier{},
 		policies:    map[datastore.Key]*policyState{},

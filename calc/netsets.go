@@ -12,14 +12,13 @@ import (
 )
 
 func (g *Graph) onNetworkSet(u datastore.Update) error {
-	key := u.Key.Namespace + "/" + u.Key.Name
 	ns := g.namespace(u.Key.Namespace)
-	old := ns.sets[u.Key.Name]
+	old := ns.sets[u.Key]
 	if u.Object == nil {
 		if old != nil {
 			g.ruleIndex.removeItem(old.m)
-			delete(ns.sets, u.Key.Name)
-			delete(g.netSets, key)
+			delete(ns.sets, u.Key)
+			delete(g.netSets, u.Key)
 		}
 		delete(g.invalid, u.Key)
 		return nil
@@ -45,8 +44,8 @@ func (g *Graph) onNetworkSet(u datastore.Update) error {
 	nets = slices.Compact(nets)
 	if old == nil {
 		s := &networkSetState{set: set, m: &member{addrs: nets}}
-		ns.sets[u.Key.Name] = s
-		g.netSets[key] = s.m
+		ns.sets[u.Key] = s
+		g.netSets[u.Key] = s.m
 		s.m.labels = policy.NetworkSetLabels(&s.set, ns.labels)
 		g.ruleIndex.updateItem(s.m, s.m.labels)
 		return nil

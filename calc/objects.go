@@ -21,7 +21,7 @@ type namespaceState struct {
 	name   string
 	labels map[string]string // with LabelMetadataName
 	pods   map[string]*podState
-	sets   map[string]*networkSetState
+	sets   map[datastore.Key]*networkSetState
 }
 
 type networkSetState struct {
@@ -49,7 +49,7 @@ func (g *Graph) namespace(name string) *namespaceState {
 	if ns == nil {
 		ns = &namespaceState{
 			name: name, labels: map[string]string{LabelMetadataName: name},
-			pods: map[string]*podState{}, sets: map[string]*networkSetState{},
+			pods: map[string]*podState{}, sets: map[datastore.Key]*networkSetState{},
 		}
 		g.namespaces[name] = ns
 	}

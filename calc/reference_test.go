@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -306,5 +307,61 @@ func applyOrFail(t testing.TB, st *desired.State, updates []dataplane.Update) {
 	t.Helper()
 	if err := st.ApplyAll(updates); err != nil {
 		t.Fatalf("applying graph output: %v", err)
+	}
+}
+
+// statesEqual is a fast equality for the property tests (cmp.Equal is slow on
+// thousands of states): nil and empty slices are made alike, then DeepEqual.
+func statesEqual(a, b *desired.State) bool {
+	x, y := *a, *b
+	x.InSync, y.InSync, x.Config, y.Config = false, false, nil, nil
+	va, vb := reflect.ValueOf(&x).Elem(), reflect.ValueOf(&y).Elem()
+	nilEmpty(va)
+	nilEmpty(vb)
+	return reflect.DeepEqual(va.Interface(), vb.Interface())
+}
+
+// nilEmpty replaces empty slices by nil everywhere below v (which must be settable
+// or a map). Maps are rebuilt since their values are not addressable.
+func nilEmpty(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			nilEmpty(v.Elem())
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[netip.Prefix]() || v.Type() == reflect.TypeFor[netip.Addr]() {
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				nilEmpty(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			if v.CanSet() {
+				v.SetZero()
+			}
+			return
+		}
+		for i := range v.Len() {
+			nilEmpty(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			val := reflect.New(v.Type().Elem()).Elem()
+			val.Set(iter.Value())
+			nilEmpty(val)
+			out.SetMapIndex(iter.Key(), val)
+		}
+		if v.CanSet() {
+			v.Set(out)
+		}
 	}
 }
