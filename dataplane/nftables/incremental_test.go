@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/palisadenet/palisade/dataplane"
@@ -189,4 +190,33 @@ func TestFirstMemberOfAFamilyAddsRules(t *testing.T) {
 	n.check(t, probe{"a", "tcp", addrB6, 8080, true})
 	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Removed: []dataplane.SetMember{a6}})
 	n.check(t, probe{"a", "tcp", addrB6, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
+}
+
+// TestRemovals: removing a policy still referenced by an endpoint fails that endpoint
+// closed (the chain goes, the endpoint's jump becomes a drop, in one transaction);
+// removing an endpoint drops its interface as unknown; removed objects leave no chains.
+func TestRemovals(t *testing.T) {
+	n := newNode(t)
+	objs := allowFromSetState()
+	n.apply(t, objs...)
+	p := objs[1].(*dataplane.Policy)
+	if err := n.dp.Apply([]dataplane.Update{{PolicyRemove: &p.ID}}); err != nil {
+		t.Fatalf("removing a referenced policy: %v", err)
+	}
+	n.check(t, probe{"a", "tcp", addrB, 8080, false}, probe{"b", "icmp", addrA, 0, true})
+	if out := n.ns.MustRun(t, "nft", "list", "chains"); strings.Contains(out, PolicyChainName(p.ID, true)) {
+		t.Errorf("policy chain still present:\n%s", out)
+	}
+	n.apply(t, "ns/a")
+	n.check(t, probe{"a", "icmp", addrC, 0, false}, probe{"b", "icmp", addrC, 0, true})
+	if out := n.ns.MustRun(t, "nft", "list", "chains"); strings.Contains(out, EndpointChainName(ifaceA, false)) {
+		t.Errorf("endpoint chain still present:\n%s", out)
+	}
+	if err := n.dp.Apply([]dataplane.Update{{SetRemove: "sel-allowed"}, {ProfileRemove: "kns.ns"}}); err != nil {
+		t.Fatalf("removing set and profile: %v", err)
+	}
+	n.check(t, probe{"b", "icmp", addrC, 0, false}) // no profile: default deny
+	if out := n.ns.MustRun(t, "nft", "list", "sets"); strings.Contains(out, "s4-") {
+		t.Errorf("set still present:\n%s", out)
+	}
 }
