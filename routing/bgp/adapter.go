@@ -38,11 +38,14 @@ func apiPeer(p Peer, o *Options) *api.Peer {
 			Description:     fmt.Sprintf("%s %s", p.Type, p.Source),
 		},
 		// Connect from the listen address, so the peer sees the address it expects.
-		Transport: &api.Transport{RemotePort: uint32(p.Port), LocalAddress: o.ListenAddress},
+		Transport: &api.Transport{RemotePort: uint32(p.Port), LocalAddress: o.ListenAddress, PassiveMode: p.Passive},
 		Timers: &api.Timers{Config: &api.TimersConfig{
 			HoldTime:          uint64(o.HoldTime / time.Second),
 			KeepaliveInterval: uint64(o.KeepaliveInterval / time.Second),
 			ConnectRetry:      uint64(o.ConnectRetry / time.Second),
+			// GoBGP refuses incoming connections while idle after a reset (30 s by
+			// default), which would keep a restarted peer out for that long.
+			IdleHoldTimeAfterReset: uint64(o.IdleHoldTime / time.Second),
 		}},
 		AfiSafis: []*api.AfiSafi{{
 			Config:            &api.AfiSafiConfig{Family: familyOf(p.Address), Enabled: true},

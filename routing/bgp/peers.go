@@ -86,10 +86,14 @@ type Peer struct {
 	// Source names what asked for the session: the peer node or the BGPPeer.
 	Source               string
 	RouteReflectorClient bool
-	Password             string
-	KeepOriginalNextHop  bool
-	TTLSecurity          uint8
-	EBGPMultihopTTL      uint8
+	// Passive: wait for the peer to connect. Between two cluster nodes only the one
+	// with the lower address connects, so simultaneous opens cannot collide and
+	// lock both sides into retrying in step.
+	Passive             bool
+	Password            string
+	KeepOriginalNextHop bool
+	TTLSecurity         uint8
+	EBGPMultihopTTL     uint8
 }
 
 // PeerInput is everything ComputePeers needs.
@@ -180,7 +184,7 @@ func meshPeers(in PeerInput, local Node, localAS uint32) []Peer {
 		if n.Name == local.Name || !n.IP.IsValid() {
 			continue
 		}
-		p := Peer{Address: n.IP, ASNumber: LocalAS(in.Config, n), Type: TypeMesh, Source: n.Name}
+		p := Peer{Address: n.IP, ASNumber: LocalAS(in.Config, n), Type: TypeMesh, Source: n.Name, Passive: passive(local, n)}
 		if reflectors {
 			if local.RouteReflectorClusterID == "" && n.RouteReflectorClusterID == "" {
 				continue // clients do not peer with each other
@@ -198,6 +202,9 @@ func isClient(local, remote Node, localAS, remoteAS uint32) bool {
 	return local.RouteReflectorClusterID != "" && localAS == remoteAS &&
 		remote.RouteReflectorClusterID != local.RouteReflectorClusterID
 }
+
+// passive reports whether local waits for remote to connect (see Peer.Passive).
+func passive(local, remote Node) bool { return local.IP.Compare(remote.IP) > 0 }
 
 func specPeers(in PeerInput, spec PeerSpec, local Node, localAS uint32) ([]Peer, error) {
 	typ, applies, err := specApplies(in.Match, spec, local)
@@ -230,6 +237,7 @@ func specPeers(in PeerInput, spec PeerSpec, local Node, localAS uint32) ([]Peer,
 				p := base
 				p.Address, p.ASNumber, p.Source = n.IP, LocalAS(in.Config, n), n.Name
 				p.RouteReflectorClient = isClient(local, n, localAS, p.ASNumber)
+				p.Passive = passive(local, n)
 				out = append(out, p)
 			}
 		}

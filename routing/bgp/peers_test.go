@@ -70,6 +70,14 @@ func TestComputePeers(t *testing.T) {
 			wantErrs: []string{`local node "n3" is not among the nodes`},
 		},
 		{
+			name: "the higher address waits for the lower one to connect",
+			in:   PeerInput{Local: "n3", Nodes: threeNodes},
+			want: []Peer{
+				{Address: ip("10.0.0.1"), ASNumber: 64512, Type: TypeMesh, Source: "n1", Passive: true},
+				{Address: ip("10.0.0.2"), ASNumber: 64512, Type: TypeMesh, Source: "n2", Passive: true},
+			},
+		},
+		{
 			name: "configured AS",
 			in:   PeerInput{Local: "n1", Nodes: threeNodes[:2], Config: Config{ASNumber: 65001}},
 			want: []Peer{{Address: ip("10.0.0.2"), ASNumber: 65001, Type: TypeMesh, Source: "n2"}},
@@ -134,9 +142,9 @@ func TestComputePeers(t *testing.T) {
 			name: "route reflector replaces the mesh: reflector side",
 			in:   PeerInput{Local: "rr1", Nodes: rrNodes},
 			want: []Peer{
-				{Address: ip("10.0.0.1"), ASNumber: 64512, Type: TypeGlobal, Source: "c1", RouteReflectorClient: true},
-				{Address: ip("10.0.0.2"), ASNumber: 64512, Type: TypeGlobal, Source: "c2", RouteReflectorClient: true},
-				{Address: ip("10.0.0.3"), ASNumber: 64512, Type: TypeGlobal, Source: "c3", RouteReflectorClient: true},
+				{Address: ip("10.0.0.1"), ASNumber: 64512, Type: TypeGlobal, Source: "c1", RouteReflectorClient: true, Passive: true},
+				{Address: ip("10.0.0.2"), ASNumber: 64512, Type: TypeGlobal, Source: "c2", RouteReflectorClient: true, Passive: true},
+				{Address: ip("10.0.0.3"), ASNumber: 64512, Type: TypeGlobal, Source: "c3", RouteReflectorClient: true, Passive: true},
 				{Address: ip("10.0.1.2"), ASNumber: 64512, Type: TypeGlobal, Source: "rr2"},
 			},
 		},
@@ -156,9 +164,9 @@ func TestComputePeers(t *testing.T) {
 					{Name: "rr-to-clients", NodeSelector: "has(route-reflector)", PeerSelector: "!has(route-reflector)"},
 				}},
 			want: []Peer{
-				{Address: ip("10.0.0.1"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c1", RouteReflectorClient: true},
-				{Address: ip("10.0.0.2"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c2", RouteReflectorClient: true},
-				{Address: ip("10.0.0.3"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c3", RouteReflectorClient: true},
+				{Address: ip("10.0.0.1"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c1", RouteReflectorClient: true, Passive: true},
+				{Address: ip("10.0.0.2"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c2", RouteReflectorClient: true, Passive: true},
+				{Address: ip("10.0.0.3"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "c3", RouteReflectorClient: true, Passive: true},
 				{Address: ip("10.0.1.2"), ASNumber: 64512, Type: TypeNodeSpecific, Source: "rr2"},
 			},
 		},

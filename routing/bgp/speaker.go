@@ -32,8 +32,9 @@ type Options struct {
 	// ClusterID makes this speaker a route reflector for peers marked as clients.
 	ClusterID       string
 	GracefulRestart GracefulRestart
-	// Timers; zero values mean 90 s hold, 30 s keepalive, 5 s connect retry.
-	HoldTime, KeepaliveInterval, ConnectRetry time.Duration
+	// Timers; zero values mean 90 s hold, 30 s keepalive, 5 s connect retry and
+	// 2 s idle hold after a session reset.
+	HoldTime, KeepaliveInterval, ConnectRetry, IdleHoldTime time.Duration
 
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -65,6 +66,7 @@ func (o *Options) defaults() error {
 	o.HoldTime = cmpOr(o.HoldTime, 90*time.Second)
 	o.KeepaliveInterval = cmpOr(o.KeepaliveInterval, 30*time.Second)
 	o.ConnectRetry = cmpOr(o.ConnectRetry, 5*time.Second)
+	o.IdleHoldTime = cmpOr(o.IdleHoldTime, 2*time.Second)
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}

@@ -46,6 +46,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	nstest.RequireRoot(t)
 	c := &cluster{t: t, prefix: nstest.Prefix(t), dir: t.TempDir(),
 		pool: routes.Pool{CIDR: netip.MustParsePrefix("172.21.0.0/16")}}
+	if d := os.Getenv("PALISADE_ROUTER_TEST_DIR"); d != "" {
+		c.dir = d // keep the speakers' logs for debugging
+	}
 	c.br = nstest.Bridge(t, c.prefix+"-br")
 	for i := range n {
 		nd := &node{
@@ -128,12 +131,26 @@ func (c *cluster) startAll() {
 	}
 }
 
+// logs returns the interesting tail of every speaker's log, nd's first.
 func (c *cluster) logs(nd *node) string {
-	b, _ := os.ReadFile(filepath.Join(c.dir, nd.name+".log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	var out strings.Builder
+	for _, o := range append([]*node{nd}, c.nodes...) {
+		b, _ := os.ReadFile(filepath.Join(c.dir, o.name+".log"))
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") || strings.Contains(l, "state") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 25 {
+			lines = lines[len(lines)-25:]
+		}
+		fmt.Fprintf(&out, "--- %s\n%s\n", o.name, strings.Join(lines, "\n"))
+		if o == nd && len(c.nodes) > 0 && o != c.nodes[0] {
+			continue
+		}
 	}
-	return string(b)
+	return out.String()
 }
 
 func readStatus(nd *node) (speakerStatus, error) {
