@@ -152,3 +152,73 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// gobgpd as an eBGP peer (AS 65001) of n2: it learns the cluster's blocks and the
+// cluster learns the prefix it originates.
+func TestGoBGPdInterop(t *testing.T) {
+	gobgpd, err := exec.LookPath("gobgpd")
+	if err != nil {
+		t.Skip("needs gobgpd for the interop test")
+	}
+	gobgp, err := exec.LookPath("gobgp")
+	if err != nil {
+		t.Skip("needs the gobgp CLI for the interop test")
+	}
+	c := newCluster(t, 3)
+	peerNS := nstest.New(t, c.prefix+"-gobgpd")
+	nstest.Attach(t, c.br, peerNS, "pgobgpd", "eth0", "192.168.60.253/24")
+	n2 := c.nodes[1]
+	c.spec = func(nd *node, cfg *speakerConfig) {
+		cfg.Specs = []bgp.PeerSpec{{Name: "gobgpd", Node: "n2", PeerIP: netip.MustParseAddr("192.168.60.253"), ASNumber: 65001}}
+	}
+	conf := filepath.Join(c.dir, "gobgpd.toml")
+	writeFile(t, conf, fmt.Sprintf(`[global.config]
+  as = 65001
+  router-id = "192.168.60.253"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%s"
+    peer-as = 64512
+`, n2.ip))
+	cmd := exec.Command("ip", "netns", "exec", peerNS.Name, gobgpd, "-f", conf, "--pprof-disable", "--api-hosts", "127.0.0.1:50051")
+	logf, _ := os.Create(filepath.Join(c.dir, "gobgpd.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+	cli := func(args ...string) (string, error) {
+		return peerNS.Exec(append([]string{gobgp, "-u", "127.0.0.1", "-p", "50051"}, args...)...)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := cli("global", "rib", "add", "-a", "ipv4", "10.98.0.0/24"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("gobgpd API not ready: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	c.startAll()
+	c.waitEstablished(n2, append(c.others(n2), netip.MustParseAddr("192.168.60.253")), 60*time.Second)
+	for _, nd := range c.nodes {
+		c.waitRoutes(nd, append([]string{"10.98.0.0/24 via 192.168.60.253 dev eth0"}, c.meshRoutes(nd)...), 30*time.Second)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, _ := cli("global", "rib", "-a", "ipv4")
+		missing := ""
+		for _, nd := range c.nodes {
+			if !strings.Contains(out, nd.block.String()) {
+				missing = nd.block.String()
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gobgpd never learned %s:\n%s", missing, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
