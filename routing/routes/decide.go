@@ -168,7 +168,8 @@ func Decide(in Input) (Plan, []Problem) {
 	for _, n := range in.Nodes {
 		nodes[n.Name] = n
 	}
-	vteps := map[netip.Addr]RemoteNode{}
+	plan.Routes = make([]Route, 0, len(in.Blocks)+len(in.Borrowed))
+	vteps := make(map[netip.Addr]RemoteNode, len(in.Nodes))
 	add := func(dst netip.Prefix, owner string) {
 		n, ok := nodes[owner]
 		if !ok {
@@ -203,6 +204,8 @@ func Decide(in Input) (Plan, []Problem) {
 			add(netip.PrefixFrom(b.IP, b.IP.BitLen()), b.Node)
 		}
 	}
+	plan.Neighbors = make([]Neighbor, 0, len(vteps))
+	plan.FDB = make([]FDBEntry, 0, len(vteps))
 	for ip, n := range vteps {
 		mac := n.VTEPMAC.String()
 		plan.Neighbors = append(plan.Neighbors, Neighbor{IP: ip, MAC: mac})
