@@ -86,7 +86,9 @@ func TestScanAddEditDelete(t *testing.T) {
 		{"label edited", func() { write(t, filepath.Join(dir, "ns.yaml"), strings.Replace(nsA, "team: x", "team: z", 1)) }, []string{"+Namespace a"}},
 		{"document removed from a file", func() { write(t, filepath.Join(dir, "sub", "pods.yml"), strings.SplitN(podsAB, "---\n", 2)[0]) }, []string{"-Pod a/p2"}},
 		{"file deleted", func() { os.Remove(filepath.Join(dir, "sub", "pods.yml")) }, []string{"-Pod a/p1"}},
-		{"file added", func() { write(t, filepath.Join(dir, "more.json"), `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"sa","namespace":"a"}}`) }, []string{"+ServiceAccount a/sa"}},
+		{"file added", func() {
+			write(t, filepath.Join(dir, "more.json"), `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"sa","namespace":"a"}}`)
+		}, []string{"+ServiceAccount a/sa"}},
 	}
 	for _, s := range steps {
 		s.change()
