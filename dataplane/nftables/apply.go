@@ -56,6 +56,7 @@ type Dataplane struct {
 	// Work for the next batch.
 	dirty    dirtySet
 	needFull bool
+	inSync   bool // an InSync update has been seen: the desired state is complete
 
 	last  OpCounts
 	stats Stats
@@ -172,7 +173,7 @@ func (d *Dataplane) Stats() Stats {
 }
 
 // Apply folds updates into the desired state and programs the difference in one
-// transaction. If the kernel rejects the batch, the policies and profiles in it are
+// transaction. Nothing is programmed before an Update with InSync set has arrived. If the kernel rejects the batch, the policies and profiles in it are
 // isolated: those the kernel rejects on their own are programmed as a single drop (their
 // endpoints fail closed), everything else is applied, and a *QuarantineError names them.
 // Any other error leaves the previous table live and the work pending for the next
@@ -184,6 +185,11 @@ func (d *Dataplane) Apply(updates []dataplane.Update) error {
 		if err := d.fold(&updates[i]); err != nil {
 			return fmt.Errorf("update %d: %w", i, err)
 		}
+	}
+	if !d.inSync {
+		// Until the first full snapshot is in, programming would cut off every pod the
+		// snapshot has not reached yet; a table left by a previous run stays in force.
+		return nil
 	}
 	err := d.sync()
 	d.stats.Quarantined = len(d.quarantine)
@@ -246,6 +252,8 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 	case u.ConfigUpdate != nil:
 		d.config = *u.ConfigUpdate
 		d.dirty.base = true
+	case u.InSync:
+		d.inSync = true
 	}
 	return nil
 }

@@ -220,3 +220,25 @@ func TestRemovals(t *testing.T) {
 		t.Errorf("set still present:\n%s", out)
 	}
 }
+
+// TestNothingProgrammedBeforeInSync: a partial snapshot must not replace a table left
+// by a previous run (it would cut off pods not yet in the snapshot).
+func TestNothingProgrammedBeforeInSync(t *testing.T) {
+	n := newNode(t)
+	n.ns.MustRun(t, "nft", "add", "table", "inet", "palisade") // "left by a previous run"
+	partial := updatesOf(allowProfile("ns"), wl("ns/a", ifaceA))
+	if err := n.dp.Apply(partial[:len(partial)-1]); err != nil { // without InSync
+		t.Fatal(err)
+	}
+	if err := n.dp.Resync(); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.dp.Stats(); st.Batches != 0 {
+		t.Fatalf("stats %+v: programmed before InSync", st)
+	}
+	n.check(t, probe{"a", "tcp", addrB, 8080, true}) // old (empty) table still in force
+	if err := n.dp.Apply([]dataplane.Update{{InSync: true}}); err != nil {
+		t.Fatal(err)
+	}
+	n.check(t, probe{"a", "tcp", addrB, 8080, false}) // b is not an endpoint: dropped
+}

@@ -64,7 +64,8 @@ func (n *node) apply(t *testing.T, objs ...any) {
 	}
 }
 
-// updatesOf turns desired-state objects into an Update batch (sets first).
+// updatesOf turns desired-state objects into an Update batch (sets first), ending
+// with InSync so the batch is programmed.
 func updatesOf(objs ...any) []dataplane.Update {
 	var sets, rest []dataplane.Update
 	for _, o := range objs {
@@ -85,7 +86,7 @@ func updatesOf(objs ...any) []dataplane.Update {
 			rest = append(rest, dataplane.Update{EndpointRemove: o})
 		}
 	}
-	return append(sets, rest...)
+	return append(append(sets, rest...), dataplane.Update{InSync: true})
 }
 
 // probe is one expected verdict: from pod, protocol, destination.

@@ -22,6 +22,9 @@ const DefaultResyncInterval = 10 * time.Second
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.inSync {
+		return nil
+	}
 	if !d.needFull {
 		drift, err := d.drift()
 		if err != nil {
