@@ -5,12 +5,15 @@
 // addresses and VTEPs) through SetInput, and the best paths BGP learned through
 // OnRoute. Out: one routes.Plan (blackholes for local blocks, VXLAN routes from the
 // datastore, and a route per learned prefix chosen by its pool's modes) applied by a
-// routes.Syncer on every change and on Resync.
+// routes.Syncer. Changes only mark the plan dirty; Run applies it from one goroutine,
+// so a burst of thousands of BGP updates costs a few kernel syncs, not thousands.
 package router
 
 import (
+	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,53 +35,68 @@ type Router struct {
 	learned map[netip.Prefix]netip.Addr // prefix → next hop
 	apply   Applier
 	log     *zap.Logger
+	dirty   chan struct{} // one pending kick is enough: the sync reads the latest state
+	applyMu sync.Mutex    // one kernel sync at a time
 }
 
 // New returns a Router. With bgpEnabled, remote blocks of non-VXLAN pools are routed
 // only once a peer announces them; without, every remote block is routed from the
 // datastore (VXLAN-only clusters).
 func New(apply Applier, bgpEnabled bool, log *zap.Logger) *Router {
-	return &Router{bgp: bgpEnabled, learned: map[netip.Prefix]netip.Addr{}, apply: apply, log: log}
+	return &Router{bgp: bgpEnabled, learned: map[netip.Prefix]netip.Addr{}, apply: apply, log: log,
+		dirty: make(chan struct{}, 1)}
 }
 
-// SetInput replaces the datastore view and syncs.
-func (r *Router) SetInput(in routes.Input) error {
+// SetInput replaces the datastore view.
+func (r *Router) SetInput(in routes.Input) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.in = in
-	return r.syncLocked()
+	r.mu.Unlock()
+	r.kick()
 }
 
-// OnRoute records a learned best-path change and syncs; it fits bgp.Options.OnRoute.
+// OnRoute records a learned best-path change; it fits bgp.Options.OnRoute.
 func (r *Router) OnRoute(ev bgp.RouteEvent) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if ev.Withdraw {
 		delete(r.learned, ev.Prefix)
 	} else {
 		r.learned[ev.Prefix] = ev.NextHop
 	}
-	if err := r.syncLocked(); err != nil {
-		r.log.Warn("route sync after BGP update", zap.Stringer("prefix", ev.Prefix), zap.Error(err))
+	r.mu.Unlock()
+	r.kick()
+}
+
+func (r *Router) kick() {
+	select {
+	case r.dirty <- struct{}{}:
+	default:
 	}
 }
 
-// Resync re-applies the plan, repairing routes someone else changed.
-func (r *Router) Resync() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.syncLocked()
+// Run syncs whenever something changed and every resync interval (repairing routes
+// someone else removed), until ctx ends.
+func (r *Router) Run(ctx context.Context, resync time.Duration) {
+	t := time.NewTicker(resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.dirty:
+		case <-t.C:
+		}
+		if err := r.Sync(); err != nil {
+			r.log.Warn("route sync incomplete", zap.Error(err))
+		}
+	}
 }
 
-// Plan returns the merged plan and what could not be routed.
-func (r *Router) Plan() (routes.Plan, []routes.Problem) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.planLocked()
-}
-
-func (r *Router) syncLocked() error {
-	plan, problems := r.planLocked()
+// Sync applies the current plan now.
+func (r *Router) Sync() error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	plan, problems := r.Plan()
 	for _, p := range problems {
 		r.log.Warn("cannot route", zap.Stringer("dst", p.Dst), zap.String("reason", p.Reason))
 	}
@@ -88,6 +106,13 @@ func (r *Router) syncLocked() error {
 			zap.Int("deleted", st.RoutesDeleted), zap.Int("neighbours set", st.NeighborsSet))
 	}
 	return err
+}
+
+// Plan returns the merged plan and what could not be routed.
+func (r *Router) Plan() (routes.Plan, []routes.Problem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.planLocked()
 }
 
 func (r *Router) planLocked() (routes.Plan, []routes.Problem) {

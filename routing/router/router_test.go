@@ -1,9 +1,12 @@
 package router
 
 import (
+	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -47,15 +50,15 @@ func TestRouterMergesBGPAndDatastore(t *testing.T) {
 	f := &fakeApplier{}
 	r := New(f, true, zap.NewNop())
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2")})
+	mustSync(t, r)
 	if len(f.last.Routes) != 0 {
 		t.Fatalf("routes applied before the datastore view arrived: %v", f.last.Routes)
 	}
-	if err := r.SetInput(input()); err != nil {
-		t.Fatal(err)
-	}
+	r.SetInput(input())
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("10.99.0.0/24"), NextHop: addr("192.168.50.254")}) // external, outside pools
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.0/26"), NextHop: addr("192.168.50.2")})  // our own block: blackhole stays
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("10.98.0.0/24"), NextHop: addr("10.1.1.1")})       // unreachable next hop
+	mustSync(t, r)
 	want := []routes.Route{
 		{Dst: pfx("10.99.0.0/24"), Kind: routes.KindNative, Device: "eth0", Gateway: addr("192.168.50.254")},
 		{Dst: pfx("172.20.0.0/26"), Kind: routes.KindBlackhole},
@@ -69,6 +72,7 @@ func TestRouterMergesBGPAndDatastore(t *testing.T) {
 		t.Errorf("problems = %v, want the unreachable 10.98.0.0/24", problems)
 	}
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2"), Withdraw: true})
+	mustSync(t, r)
 	for _, rt := range f.last.Routes {
 		if rt.Dst == pfx("172.20.0.64/26") {
 			t.Errorf("withdrawn route still planned: %v", rt)
@@ -79,9 +83,8 @@ func TestRouterMergesBGPAndDatastore(t *testing.T) {
 func TestRouterWithoutBGPRoutesEveryBlockFromDatastore(t *testing.T) {
 	f := &fakeApplier{}
 	r := New(f, false, zap.NewNop())
-	if err := r.SetInput(input()); err != nil {
-		t.Fatal(err)
-	}
+	r.SetInput(input())
+	mustSync(t, r)
 	var dsts []string
 	for _, rt := range f.last.Routes {
 		dsts = append(dsts, rt.String())
@@ -98,3 +101,53 @@ func TestRouterWithoutBGPRoutesEveryBlockFromDatastore(t *testing.T) {
 		t.Errorf("VTEP entries = %v %v", f.last.Neighbors, f.last.FDB)
 	}
 }
+
+func mustSync(t *testing.T, r *Router) {
+	t.Helper()
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunCoalescesBursts(t *testing.T) {
+	f := &countingApplier{}
+	r := New(f, true, zap.NewNop())
+	r.SetInput(input())
+	for i := range 1000 {
+		r.OnRoute(bgp.RouteEvent{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 200, byte(i >> 8), byte(i)}), 32), NextHop: addr("192.168.50.2")})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx, time.Hour); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
+	if n := f.count(); n != 1 {
+		t.Errorf("1001 changes before Run caused %d kernel syncs, want 1", n)
+	}
+	if got := len(f.lastPlan().Routes); got != 1002 {
+		t.Errorf("synced plan has %d routes, want 1002", got)
+	}
+}
+
+type countingApplier struct {
+	mu   sync.Mutex
+	n    int
+	plan routes.Plan
+}
+
+func (c *countingApplier) Apply(p routes.Plan) (routes.Stats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	c.plan = p
+	return routes.Stats{}, nil
+}
+
+func (c *countingApplier) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+func (c *countingApplier) lastPlan() routes.Plan { c.mu.Lock(); defer c.mu.Unlock(); return c.plan }

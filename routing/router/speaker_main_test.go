@@ -88,9 +88,13 @@ func runSpeaker(path string) error {
 	}
 	in := routes.Input{Local: routes.LocalNode{Name: cfg.Name, Address: cfg.Address, Interface: cfg.Interface},
 		Pools: cfg.Pools, Blocks: cfg.Blocks, Nodes: remotes}
-	if err := r.SetInput(in); err != nil {
+	r.SetInput(in)
+	if err := r.Sync(); err != nil {
 		return fmt.Errorf("initial route sync: %w", err)
 	}
+	runCtx, stopRouter := context.WithCancel(context.Background())
+	defer stopRouter()
+	go r.Run(runCtx, 30*time.Second)
 	bgpCfg := bgp.Config{}
 	if cfg.MeshDisabled {
 		off := false
