@@ -20,7 +20,7 @@ import (
 // cluster is nodes as namespaces on one bridge, a pod behind each node, and a
 // speaker process per node.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 	dir    string
 	br     *nstest.NS
@@ -42,7 +42,7 @@ type node struct {
 }
 
 // newCluster builds n nodes 192.168.60.(i+1)/24 with blocks 172.21.0.(64*i)/26.
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	nstest.RequireRoot(t)
 	c := &cluster{t: t, prefix: nstest.Prefix(t), dir: t.TempDir(),
 		pool: routes.Pool{CIDR: netip.MustParsePrefix("172.21.0.0/16")}}
@@ -84,15 +84,7 @@ func (c *cluster) config(nd *node) speakerConfig {
 // start runs nd's speaker process in its namespace.
 func (c *cluster) start(nd *node) {
 	t := c.t
-	cfg := c.config(nd)
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(c.dir, nd.name+".json")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := c.writeConfig(nd)
 	_ = os.Remove(nd.status)
 	logf, err := os.OpenFile(filepath.Join(c.dir, nd.name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -106,6 +98,19 @@ func (c *cluster) start(nd *node) {
 	}
 	nd.cmd = cmd
 	t.Cleanup(func() { c.stop(nd, syscall.SIGTERM); logf.Close() })
+}
+
+// writeConfig writes nd's speaker config (re-read on SIGHUP) and returns its path.
+func (c *cluster) writeConfig(nd *node) string {
+	raw, err := json.Marshal(c.config(nd))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	path := filepath.Join(c.dir, nd.name+".json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
 }
 
 // stop ends nd's speaker with sig (SIGKILL simulates a crash).

@@ -62,14 +62,45 @@ type speakerStatus struct {
 	Text  string
 }
 
-func runSpeaker(path string) error {
+func loadConfig(path string) (speakerConfig, error) {
+	var cfg speakerConfig
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return cfg, err
 	}
-	var cfg speakerConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return fmt.Errorf("parsing %s: %w", path, err)
+		return cfg, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// views splits the config into the route input and this node's own blocks.
+func views(cfg speakerConfig) (routes.Input, []netip.Prefix, bgp.Node) {
+	in := routes.Input{Local: routes.LocalNode{Name: cfg.Name, Address: cfg.Address, Interface: cfg.Interface},
+		Pools: cfg.Pools, Blocks: cfg.Blocks}
+	var local bgp.Node
+	for _, n := range cfg.Nodes {
+		if n.Name == cfg.Name {
+			local = n
+			continue
+		}
+		in.Nodes = append(in.Nodes, routes.RemoteNode{Name: n.Name, IP: n.IP})
+	}
+	var own []netip.Prefix
+	for _, b := range cfg.Blocks {
+		if b.Node == cfg.Name {
+			own = append(own, b.CIDR)
+		}
+	}
+	return in, own, local
+}
+
+// runSpeaker is the miniature agent. SIGHUP re-reads the config's blocks (new
+// datastore view and advertisements); SIGTERM stops it.
+func runSpeaker(path string) error {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return err
 	}
 	log, _ := zap.NewDevelopment()
 	h, err := netlink.NewHandle()
@@ -77,17 +108,7 @@ func runSpeaker(path string) error {
 		return err
 	}
 	r := router.New(routes.NewSyncer(h, log), true, log)
-	var remotes []routes.RemoteNode
-	var local bgp.Node
-	for _, n := range cfg.Nodes {
-		if n.Name == cfg.Name {
-			local = n
-			continue
-		}
-		remotes = append(remotes, routes.RemoteNode{Name: n.Name, IP: n.IP})
-	}
-	in := routes.Input{Local: routes.LocalNode{Name: cfg.Name, Address: cfg.Address, Interface: cfg.Interface},
-		Pools: cfg.Pools, Blocks: cfg.Blocks, Nodes: remotes}
+	in, own, local := views(cfg)
 	r.SetInput(in)
 	if err := r.Sync(); err != nil {
 		return fmt.Errorf("initial route sync: %w", err)
@@ -119,23 +140,27 @@ func runSpeaker(path string) error {
 	if err := s.SetPeers(ctx, peers); err != nil {
 		return err
 	}
-	var own []netip.Prefix
-	for _, b := range cfg.Blocks {
-		if b.Node == cfg.Name {
-			own = append(own, b.CIDR)
-		}
-	}
 	if err := s.SetAdvertised(ctx, own); err != nil {
 		return err
 	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case <-stop:
-			return nil
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				return nil
+			}
+			if cfg, err = loadConfig(path); err != nil {
+				return err
+			}
+			in, own, _ = views(cfg)
+			r.SetInput(in)
+			if err := s.SetAdvertised(ctx, own); err != nil {
+				log.Warn("advertise", zap.Error(err))
+			}
 		case <-tick.C:
 			if err := writeStatus(ctx, s, cfg.StatusFile); err != nil {
 				log.Warn("status", zap.Error(err))
