@@ -101,6 +101,7 @@ type Speaker struct {
 	peers      map[netip.Addr]Peer
 	advertised map[netip.Prefix][]byte // prefix → GoBGP path UUID
 	since      map[netip.Addr]time.Time
+	keepNH     []netip.Addr // peers under the keepOriginalNextHop policy, sorted
 }
 
 type peerChange struct {
@@ -238,6 +239,7 @@ func (s *Speaker) SetPeers(ctx context.Context, peers []Peer) error {
 			s.peers[addr] = p
 			s.since[addr] = s.opts.Now()
 		}
+		errs = append(errs, s.syncKeepNextHop(ctx))
 		return errors.Join(errs...)
 	})
 }

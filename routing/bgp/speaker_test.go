@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -187,5 +188,57 @@ func TestStartRejectsBadRouterID(t *testing.T) {
 func TestOriginPathFamilyMismatch(t *testing.T) {
 	if _, err := originPath(netip.MustParsePrefix("fd00::/64"), netip.MustParseAddr("10.0.0.1")); err == nil {
 		t.Error("IPv6 prefix with IPv4 next hop accepted")
+	}
+}
+
+// keepOriginalNextHop: B relays A's block to its eBGP peer C. With the option C sees
+// A's next hop; without it, B's own address (eBGP next-hop-self).
+func TestKeepOriginalNextHop(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			ctx := context.Background()
+			hostA, hostB, hostC := "127.0.0.5", "127.0.0.6", "127.0.0.7"
+			if !keep {
+				hostA, hostB, hostC = "127.0.0.8", "127.0.0.9", "127.0.0.10"
+			}
+			a := startLo(t, hostA, "10.0.0.1", 64512)
+			b := startLo(t, hostB, "10.0.0.2", 64512)
+			c := startLo(t, hostC, "10.0.0.3", 65000)
+			must(t, a.s.SetPeers(ctx, []Peer{a.peer(b, TypeMesh, 64512)}))
+			toC := b.peer(c, TypeGlobal, 65000)
+			toC.KeepOriginalNextHop = keep
+			must(t, b.s.SetPeers(ctx, []Peer{b.peer(a, TypeMesh, 64512), toC}))
+			must(t, c.s.SetPeers(ctx, []Peer{c.peer(b, TypeGlobal, 64512)}))
+			block := netip.MustParsePrefix("172.16.0.0/26")
+			must(t, a.s.SetAdvertised(ctx, []netip.Prefix{block}))
+			want := netip.MustParseAddr(hostB)
+			if keep {
+				want = netip.MustParseAddr("10.0.0.1")
+			}
+			eventually(t, "C learns A's block", 30*time.Second, func() (bool, string) {
+				got := c.routes.snapshot()
+				d := cmp.Diff(map[netip.Prefix]netip.Addr{block: want}, got, ipCmp)
+				return d == "", d
+			})
+			if !keep {
+				return
+			}
+			// Turning the option off removes the policy; the re-created session
+			// carries B's address again.
+			toC.KeepOriginalNextHop = false
+			must(t, b.s.SetPeers(ctx, []Peer{b.peer(a, TypeMesh, 64512), toC}))
+			eventually(t, "C sees B as next hop", 30*time.Second, func() (bool, string) {
+				got := c.routes.snapshot()
+				d := cmp.Diff(map[netip.Prefix]netip.Addr{block: netip.MustParseAddr(hostB)}, got, ipCmp)
+				return d == "", d
+			})
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
