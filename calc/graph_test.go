@@ -11,9 +11,9 @@ import (
 	"github.com/palisadenet/palisade/calc/desired"
 	"github.com/palisadenet/palisade/dataplane"
 	"go.uber.org/zap/zaptest"
-	"k8s.io/apimachinery/pkg/runtime"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // kinds renders updates as their kind and ID, in order.
