@@ -16,7 +16,7 @@ import (
 // These tests run two speakers in this process on loopback addresses (127.0.0.x),
 // so they need neither root nor a namespace, and no packet leaves the host.
 
-func freePort(t *testing.T, host string) int32 {
+func freePort(t testing.TB, host string) int32 {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
