@@ -346,105 +346,132 @@ func (d *Dataplane) commit(b *batch) {
 // transaction: sets and chains exist before anything refers to them, references are
 // gone before what they refer to is deleted.
 func (b *batch) send(conn *nft.Conn, table *nft.Table) error {
-	c := &b.counts
+	tx := &sender{b: b, conn: conn, table: table, sets: map[string]*nft.Set{}}
 	if b.replaceTable {
 		conn.DelTable(table)
-		c.Tables++
+		b.counts.Tables++
 	}
 	if b.addTable {
 		conn.AddTable(table)
-		c.Tables++
-	}
-	setObjs := map[string]*nft.Set{}
-	setObj := func(name string, def *Set) *nft.Set {
-		if s, ok := setObjs[name]; ok {
-			return s
-		}
-		s := &nft.Set{Table: table, Name: name}
-		if def != nil {
-			s = nftSet(def, table)
-		}
-		setObjs[name] = s
-		return s
+		b.counts.Tables++
 	}
 	for _, s := range b.newSets {
-		if err := conn.AddSet(setObj(s.Name, s), nil); err != nil {
+		if err := conn.AddSet(tx.set(s.Name), nil); err != nil {
 			return fmt.Errorf("adding set %s: %w", s.Name, err)
 		}
-		c.Sets++
+		b.counts.Sets++
 	}
-	typeOf := func(name string) SetType {
-		if def := b.setDefs[name]; def != nil {
-			return def.Type
-		}
-		return setTypeFromName(name)
-	}
-	if err := b.sendElements(conn, setObj, typeOf, b.elemDel, false); err != nil {
+	if err := tx.elements(b.elemDel, false); err != nil {
 		return err
 	}
-	if err := b.sendElements(conn, setObj, typeOf, b.elemAdd, true); err != nil {
+	if err := tx.elements(b.elemAdd, true); err != nil {
 		return err
 	}
-	for _, ch := range b.newChains {
-		conn.AddChain(nftChain(ch, table))
-		c.Chains++
-	}
-	addAnon := func(s *nft.Set, elems []nft.SetElement) error { return conn.AddSet(s, elems) }
-	for _, ch := range b.writeChains {
-		nc := nftChain(ch, table)
-		if b.flushChains[ch.Name] {
-			conn.FlushChain(nc)
-			c.Chains++
-		}
-		for _, r := range ch.Rules {
-			exprs, err := ruleExprs(r, table, addAnon)
-			if err != nil {
-				return fmt.Errorf("chain %s rule %q: %w", ch.Name, r.String(), err)
-			}
-			conn.AddRule(&nft.Rule{Table: table, Chain: nc, Exprs: exprs, UserData: ruleUserData(r.Comment)})
-			c.Rules++
-		}
-	}
-	if err := b.sendElements(conn, setObj, typeOf, b.mapDel, false); err != nil {
+	if err := tx.chains(); err != nil {
 		return err
 	}
-	if err := b.sendElements(conn, setObj, typeOf, b.mapAdd, true); err != nil {
+	if err := tx.elements(b.mapDel, false); err != nil {
 		return err
 	}
-	for _, name := range b.delChains {
-		conn.FlushChain(&nft.Chain{Name: name, Table: table})
-		c.Chains++
+	if err := tx.elements(b.mapAdd, true); err != nil {
+		return err
 	}
-	for _, name := range b.delChains {
-		conn.DelChain(&nft.Chain{Name: name, Table: table})
-		c.Chains++
-	}
-	for _, name := range b.delSets {
-		conn.DelSet(setObj(name, nil))
-		c.Sets++
-	}
-	c.Messages += c.Tables + c.Sets + c.Chains + c.Rules
+	tx.deletions()
+	b.counts.Messages += b.counts.Tables + b.counts.Sets + b.counts.Chains + b.counts.Rules
 	return conn.Flush()
 }
 
-func (b *batch) sendElements(conn *nft.Conn, setObj func(string, *Set) *nft.Set, typeOf func(string) SetType, byName map[string][]Element, add bool) error {
+// sender queues one batch's messages on a connection.
+type sender struct {
+	b     *batch
+	conn  *nft.Conn
+	table *nft.Table
+	sets  map[string]*nft.Set // one object per set, so new sets keep their batch ID
+}
+
+func (tx *sender) set(name string) *nft.Set {
+	if s, ok := tx.sets[name]; ok {
+		return s
+	}
+	s := &nft.Set{Table: tx.table, Name: name}
+	if def := tx.b.setDefs[name]; def != nil {
+		s = nftSet(def, tx.table)
+	}
+	tx.sets[name] = s
+	return s
+}
+
+func (tx *sender) setType(name string) SetType {
+	if def := tx.b.setDefs[name]; def != nil {
+		return def.Type
+	}
+	return setTypeFromName(name)
+}
+
+// chains adds new chains, then (re)writes the rules of new and changed ones.
+func (tx *sender) chains() error {
+	c := &tx.b.counts
+	for _, ch := range tx.b.newChains {
+		tx.conn.AddChain(nftChain(ch, tx.table))
+		c.Chains++
+	}
+	addAnon := func(s *nft.Set, elems []nft.SetElement) error { return tx.conn.AddSet(s, elems) }
+	for _, ch := range tx.b.writeChains {
+		nc := nftChain(ch, tx.table)
+		if tx.b.flushChains[ch.Name] {
+			tx.conn.FlushChain(nc)
+			c.Chains++
+		}
+		for _, r := range ch.Rules {
+			exprs, err := ruleExprs(r, tx.table, addAnon)
+			if err != nil {
+				return fmt.Errorf("chain %s rule %q: %w", ch.Name, r.String(), err)
+			}
+			tx.conn.AddRule(&nft.Rule{Table: tx.table, Chain: nc, Exprs: exprs, UserData: ruleUserData(r.Comment)})
+			c.Rules++
+		}
+	}
+	return nil
+}
+
+// deletions empties and deletes chains (after every reference to them is gone), then
+// deletes sets.
+func (tx *sender) deletions() {
+	c := &tx.b.counts
+	for _, name := range tx.b.delChains {
+		tx.conn.FlushChain(&nft.Chain{Name: name, Table: tx.table})
+		c.Chains++
+	}
+	for _, name := range tx.b.delChains {
+		tx.conn.DelChain(&nft.Chain{Name: name, Table: tx.table})
+		c.Chains++
+	}
+	for _, name := range tx.b.delSets {
+		tx.conn.DelSet(tx.set(name))
+		c.Sets++
+	}
+}
+
+// elements adds or deletes elements, at most maxElementsPerMessage per message.
+func (tx *sender) elements(byName map[string][]Element, add bool) error {
+	c := &tx.b.counts
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
-		els := setElementsFor(typeOf(name), byName[name])
-		s := setObj(name, b.setDefs[name])
+		els := setElementsFor(tx.setType(name), byName[name])
+		s := tx.set(name)
 		for start := 0; start < len(els); start += maxElementsPerMessage {
 			chunk := els[start:min(start+maxElementsPerMessage, len(els))]
 			var err error
 			if add {
-				err = conn.SetAddElements(s, chunk)
-				b.counts.ElementAdds += len(chunk)
+				err = tx.conn.SetAddElements(s, chunk)
+				c.ElementAdds += len(chunk)
 			} else {
-				err = conn.SetDeleteElements(s, chunk)
-				b.counts.ElementDeletes += len(chunk)
+				err = tx.conn.SetDeleteElements(s, chunk)
+				c.ElementDeletes += len(chunk)
 			}
 			if err != nil {
 				return fmt.Errorf("set %s elements: %w", name, err)
 			}
-			b.counts.Messages++
+			c.Messages++
 		}
 	}
 	return nil
