@@ -77,7 +77,7 @@ func (x *labelIndex[I, S]) matching(i I) map[S]struct{} {
 func (x *labelIndex[I, S]) updateItem(i I, labels map[string]string) {
 	it, ok := x.items[i]
 	if !ok {
-		it = &indexedItem[S]{labels: labels, sels: map[S]struct{}{}}
+		it = &indexedItem[S]{labels: labels}
 		x.items[i] = it
 		x.indexItem(i, labels)
 		x.forCandidates(labels, func(s S, is *indexedSel[I]) {
@@ -168,6 +168,9 @@ func (x *labelIndex[I, S]) removeSelector(s S) {
 
 func (x *labelIndex[I, S]) link(s S, is *indexedSel[I], i I, it *indexedItem[S]) {
 	is.members[i] = struct{}{}
+	if it.sels == nil {
+		it.sels = map[S]struct{}{}
+	}
 	it.sels[s] = struct{}{}
 	x.onMatch(s, i)
 }

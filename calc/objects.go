@@ -41,7 +41,7 @@ type podState struct {
 	endpoint bool
 	// local: an endpoint on this node; only those are in the policy index.
 	local bool
-	iface string
+	iface string // set while local
 }
 
 func (g *Graph) namespace(name string) *namespaceState {
@@ -126,8 +126,7 @@ func (g *Graph) onPod(u datastore.Update) error {
 	g.setInvalid(u.Key, problems)
 	p := g.pods[key]
 	if p == nil {
-		p = &podState{namespace: u.Key.Namespace, name: u.Key.Name, key: key,
-			iface: ifacename.Workload(u.Key.Namespace, u.Key.Name)}
+		p = &podState{namespace: u.Key.Namespace, name: u.Key.Name, key: key}
 		g.pods[key] = p
 		g.namespace(p.namespace).pods[p.name] = p
 	}
@@ -185,6 +184,7 @@ func (g *Graph) setEndpoint(p *podState, endpoint, local bool) {
 	p.local = local
 	g.out.dirtyEndpoints[p.key] = p
 	if local {
+		p.iface = ifacename.Workload(p.namespace, p.name)
 		g.profileRefs[p.namespace]++
 		if g.profileRefs[p.namespace] == 1 {
 			g.out.dirtyProfiles[p.namespace] = struct{}{}
