@@ -189,9 +189,15 @@ func BenchmarkColdStart(b *testing.B) {
 // values, one event per Apply; the delta touches only the sets whose selectors it
 // enters or leaves. p99-ns is the 99th percentile over the iterations.
 func BenchmarkRemotePodLabelChange(b *testing.B) {
-	c := benchClusterOf(100_000)
+	for _, pods := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) { benchLabelChange(b, pods) })
+	}
+}
+
+func benchLabelChange(b *testing.B, pods int) {
+	c := benchClusterOf(pods)
 	g, _ := coldStart(c)
-	remote := []int{1, 2, 3, 101, 5003, 77777} // node != node0
+	remote := []int{1, 2, 3, 101, 5003, 7777} // none on node0
 	durations := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
