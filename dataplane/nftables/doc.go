@@ -22,7 +22,7 @@
 //	forward-egress  (forward, filter+10)  non-cali* → accept; ct est/rel → accept; ct invalid → drop;
 //	                                      iifname vmap @from-wl; unknown cali* → drop
 //	forward-ingress (forward, filter+11)  the same on oifname with @to-wl
-//	input           (input,   filter+10)  from cali*: egress policy, then EndpointToHostAction
+//	input           (input,   filter+10)  from cali*: IPv6 ND accepted; egress policy, then EndpointToHostAction
 //	output          (output,  filter+10)  host → local workloads accepted
 //	from-<iface>, to-<iface>              per endpoint: tiers in order, then profiles, then drop
 //	pi-<hash>, po-<hash>                  per policy and direction, shared by all endpoints
