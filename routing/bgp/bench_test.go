@@ -38,7 +38,9 @@ func BenchmarkSpeakerLearn5000(b *testing.B) {
 	if err := a.s.SetPeers(ctx, []Peer{a.peer(c, TypeMesh, 64512)}); err != nil {
 		b.Fatal(err)
 	}
-	if err := c.s.SetPeers(ctx, []Peer{c.peer(a, TypeMesh, 64512)}); err != nil {
+	fromC := c.peer(a, TypeMesh, 64512)
+	fromC.Passive = true
+	if err := c.s.SetPeers(ctx, []Peer{fromC}); err != nil {
 		b.Fatal(err)
 	}
 	waitFor(b, 30*time.Second, func() bool {

@@ -113,7 +113,9 @@ func TestSpeakersExchangeBlocks(t *testing.T) {
 	if err := a.s.SetPeers(ctx, []Peer{a.peer(b, TypeMesh, 64512)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.s.SetPeers(ctx, []Peer{b.peer(a, TypeMesh, 64512)}); err != nil {
+	fromB := b.peer(a, TypeMesh, 64512)
+	fromB.Passive = true // as ComputePeers does for the higher address
+	if err := b.s.SetPeers(ctx, []Peer{fromB}); err != nil {
 		t.Fatal(err)
 	}
 	blockA, blockB := netip.MustParsePrefix("172.16.0.0/26"), netip.MustParsePrefix("172.16.0.64/26")
@@ -208,7 +210,11 @@ func TestKeepOriginalNextHop(t *testing.T) {
 			toC := b.peer(c, TypeGlobal, 65000)
 			toC.KeepOriginalNextHop = keep
 			must(t, b.s.SetPeers(ctx, []Peer{b.peer(a, TypeMesh, 64512), toC}))
-			must(t, c.s.SetPeers(ctx, []Peer{c.peer(b, TypeGlobal, 64512)}))
+			// C waits for B to connect, as ComputePeers arranges between our own
+			// speakers: two GoBGPs both connecting can collide in lock-step.
+			fromC := c.peer(b, TypeGlobal, 64512)
+			fromC.Passive = true
+			must(t, c.s.SetPeers(ctx, []Peer{fromC}))
 			block := netip.MustParsePrefix("172.16.0.0/26")
 			must(t, a.s.SetAdvertised(ctx, []netip.Prefix{block}))
 			want := netip.MustParseAddr(hostB)
