@@ -148,6 +148,9 @@ func (g *Graph) flushPolicy(out []dataplane.Update, id dataplane.PolicyID) []dat
 
 func (g *Graph) flushEndpoint(out, removals []dataplane.Update, key string) ([]dataplane.Update, []dataplane.Update) {
 	p := g.pods[key]
+	if p == nil {
+		p = g.hosts[key]
+	}
 	if p == nil || !p.local {
 		if g.out.endpoints[key] != nil {
 			delete(g.out.endpoints, key)
@@ -173,7 +176,7 @@ func (g *Graph) endpoint(p *podState) *dataplane.Endpoint {
 	for name := range byTier {
 		tiers = append(tiers, g.tier(name))
 	}
-	return &dataplane.Endpoint{
+	ep := &dataplane.Endpoint{
 		Key:        p.key,
 		Kind:       dataplane.EndpointWorkload,
 		Iface:      p.iface,
@@ -181,6 +184,10 @@ func (g *Graph) endpoint(p *podState) *dataplane.Endpoint {
 		Tiers:      TierPolicies(tiers, byTier),
 		ProfileIDs: []string{"kns." + p.namespace},
 	}
+	if p.host {
+		ep.Kind, ep.ProfileIDs = dataplane.EndpointHost, nil
+	}
+	return ep
 }
 
 // TierPolicies orders the policies selecting one endpoint into dataplane tiers:

@@ -19,6 +19,7 @@ type Graph struct {
 
 	namespaces map[string]*namespaceState
 	pods       map[string]*podState // "namespace/name"
+	hosts      map[string]*podState // HostEndpoints by name
 	netSets    map[datastore.Key]*member
 	saLabels   map[string]map[string]string
 	tiers      map[string]policy.Tier
@@ -46,6 +47,7 @@ func New(log *zap.Logger, node string) *Graph {
 		node:        node,
 		namespaces:  map[string]*namespaceState{},
 		pods:        map[string]*podState{},
+		hosts:       map[string]*podState{},
 		netSets:     map[datastore.Key]*member{},
 		saLabels:    map[string]map[string]string{},
 		tiers:       map[string]policy.Tier{},
@@ -95,6 +97,8 @@ func (g *Graph) apply(u datastore.Update) {
 		err = g.onNetworkSet(u)
 	case datastore.KindFelixConfiguration:
 		err = g.onFelixConfiguration(u)
+	case datastore.KindHostEndpoint:
+		err = g.onHostEndpoint(u)
 	default:
 		return // kinds the policy dataplane does not use (Node, IPPool, BGP...)
 	}
@@ -136,9 +140,11 @@ func (g *Graph) Status() Status {
 		Pods: len(g.pods), Policies: len(g.policies), ActivePolicies: len(g.active),
 		Selectors: len(g.ruleSels), Sets: len(g.sets),
 	}
-	for _, p := range g.pods {
-		if p.local {
-			st.LocalEndpoints++
+	for _, eps := range []map[string]*podState{g.pods, g.hosts} {
+		for _, p := range eps {
+			if p.local {
+				st.LocalEndpoints++
+			}
 		}
 	}
 	for k, problems := range g.invalid {

@@ -42,6 +42,9 @@ type podState struct {
 	// local: an endpoint on this node; only those are in the policy index.
 	local bool
 	iface string // set while local
+	// host: a HostEndpoint (name in name, no namespace), with its profiles.
+	host     bool
+	profiles []string
 }
 
 func (g *Graph) namespace(name string) *namespaceState {
@@ -183,6 +186,14 @@ func (g *Graph) setEndpoint(p *podState, endpoint, local bool) {
 	}
 	p.local = local
 	g.out.dirtyEndpoints[p.key] = p
+	if p.host {
+		if local {
+			g.policyIndex.updateItem(p, p.m.labels)
+		} else {
+			g.policyIndex.removeItem(p)
+		}
+		return
+	}
 	if local {
 		p.iface = ifacename.Workload(p.namespace, p.name)
 		g.profileRefs[p.namespace]++

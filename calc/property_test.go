@@ -51,7 +51,7 @@ func (g gen) event() datastore.Update {
 	name := fmt.Sprintf("x%d", g.r.IntN(6))
 	var key datastore.Key
 	var obj func() runtime.Object
-	switch g.r.IntN(10) {
+	switch g.r.IntN(11) {
 	case 0:
 		key, obj = datastore.Key{Kind: datastore.KindNamespace, Name: ns}, g.namespace
 	case 1:
@@ -70,8 +70,10 @@ func (g gen) event() datastore.Update {
 		} else {
 			key, obj = datastore.Key{Kind: datastore.KindGlobalNetworkSet, Name: g.pick("gs0", "gs1")}, g.networkSet
 		}
-	default:
+	case 9:
 		key, obj = datastore.Key{Kind: datastore.KindTier, Name: g.pick("t1", "default")}, g.tier
+	default:
+		key, obj = datastore.Key{Kind: datastore.KindHostEndpoint, Name: g.pick("h0", "h1")}, g.hostEndpoint
 	}
 	if g.r.IntN(4) == 0 {
 		return datastore.Update{Key: key}
@@ -234,6 +236,19 @@ func (g gen) networkSet() runtime.Object {
 		return &v3.NetworkSet{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: v3.NetworkSetSpec{Nets: nets}}
 	}
 	return &v3.GlobalNetworkSet{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: v3.GlobalNetworkSetSpec{Nets: nets}}
+}
+
+func (g gen) hostEndpoint() runtime.Object {
+	h := &v3.HostEndpoint{ObjectMeta: metav1.ObjectMeta{Labels: g.labels("role", "app")}}
+	h.Spec.Node = g.pick(testNode, "node2")
+	h.Spec.InterfaceName = g.pick("eth0", "*")
+	for range g.r.IntN(3) {
+		h.Spec.ExpectedIPs = append(h.Spec.ExpectedIPs, g.pick("10.0.0.3", "10.0.0.50", "fd00::1", "bogus"))
+	}
+	if g.r.IntN(2) == 0 {
+		h.Spec.Ports = []v3.EndpointPort{{Name: "http", Protocol: v3.ProtocolFromName("TCP"), Port: 8080}}
+	}
+	return h
 }
 
 func (g gen) tier() runtime.Object {

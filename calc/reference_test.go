@@ -28,6 +28,8 @@ type world map[datastore.Key]runtime.Object
 
 // refEndpoint is an endpoint as the reference computation sees it.
 type refEndpoint struct {
+	host   bool
+	iface  string
 	key    string
 	ns     string
 	node   string
@@ -85,6 +87,15 @@ func referenceState(node string, w world) *desired.State {
 				labels: policy.EndpointLabels(policy.EndpointIdentity{Namespace: k.Namespace, Labels: pod.Labels,
 					NamespaceLabels: nsOf(k.Namespace), ServiceAccount: sa, ServiceAccountLabels: saLabels[k.Namespace+"/"+sa]}),
 			})
+		case datastore.KindHostEndpoint:
+			h := o.(*v3.HostEndpoint)
+			addrs, ports, _ := hostEndpointMembers(h)
+			labels := maps.Clone(h.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			eps = append(eps, refEndpoint{host: true, iface: h.Spec.InterfaceName, key: k.Name, node: h.Spec.Node,
+				labels: labels, addrs: addrs, ports: ports})
 		case datastore.KindNetworkSet, datastore.KindGlobalNetworkSet:
 			var s policy.NetworkSet
 			if k.Kind == datastore.KindNetworkSet {
@@ -138,6 +149,11 @@ func referenceState(node string, w world) *desired.State {
 		var ts []policy.Tier
 		for name := range byTier {
 			ts = append(ts, tierOf(name))
+		}
+		if ep.host {
+			st.Endpoints[ep.key] = dataplane.Endpoint{Key: ep.key, Kind: dataplane.EndpointHost, Iface: ep.iface,
+				Addrs: ep.addrs, Tiers: TierPolicies(ts, byTier)}
+			continue
 		}
 		prof := NamespaceProfile(ep.ns)
 		st.Profiles[prof.ID] = *prof
@@ -261,7 +277,7 @@ func summary(st *desired.State, names map[string]string) []string {
 		for _, t := range ep.Tiers {
 			tiers = append(tiers, fmt.Sprintf("%s(in:%s eg:%s %s)", t.Name, ids(t.IngressPolicies), ids(t.EgressPolicies), t.DefaultAction))
 		}
-		lines = append(lines, fmt.Sprintf("endpoint %s %s %v tiers=[%s]", ep.Key, ep.Iface[:4], ep.Addrs, strings.Join(tiers, " ")))
+		lines = append(lines, fmt.Sprintf("endpoint %s %s %v tiers=[%s]", ep.Key, ep.Iface[:min(4, len(ep.Iface))], ep.Addrs, strings.Join(tiers, " ")))
 	}
 	sort.Strings(lines)
 	return lines

@@ -115,6 +115,16 @@ apiVersion: projectcalico.org/v3
 kind: NetworkSet
 metadata: {name: ext-b, namespace: b, labels: {role: ext}}
 spec: {nets: [198.51.100.7]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: node1-eth0, labels: {role: ext}}
+spec: {node: node1, interfaceName: eth0, expectedIPs: [192.168.0.10]}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: node2-eth0, labels: {role: ext}}
+spec: {node: node2, interfaceName: eth0, expectedIPs: [192.168.0.20]}
 `
 
 // invalidPolicy has a selector that does not parse (resource.Decode would reject
@@ -149,7 +159,8 @@ var sequence = []namedState{
 		"set port(all(),http) = 10.0.0.1/6/80 10.0.0.2/6/8080",
 		`set sel(has(projectcalico.org/namespace) && pcns.team == "yy" && projectcalico.org/orchestrator == "k8s") = 10.0.1.1 fd00::1`,
 		`set sel(app == "db" && projectcalico.org/namespace == "a") = 10.0.0.2`,
-		`set sel(role == "ext") = 192.0.2.0/24 198.51.100.7`,
+		`set sel(role == "ext") = 192.0.2.0/24 192.168.0.10 192.168.0.20 198.51.100.7`,
+		"endpoint node1-eth0 eth0 [192.168.0.10/32] tiers=[security(in:block-ext eg: Deny)]",
 	}},
 	{name: "invalid policy fails closed", objects: baseObjects + k8sPolicy + v3Policies, extra: []runtime.Object{invalidPolicy()}, want: []string{
 		"endpoint a/db cali [10.0.0.2/32] tiers=[security(in:block-ext eg: Deny) default(in:a/broken,a/knp.default.db-allow eg: Deny)]",
@@ -161,7 +172,8 @@ var sequence = []namedState{
 		"set port(all(),http) = 10.0.0.1/6/80 10.0.0.2/6/8080",
 		`set sel(has(projectcalico.org/namespace) && pcns.team == "yy" && projectcalico.org/orchestrator == "k8s") = 10.0.1.1 fd00::1`,
 		`set sel(app == "db" && projectcalico.org/namespace == "a") = 10.0.0.2`,
-		`set sel(role == "ext") = 192.0.2.0/24 198.51.100.7`,
+		`set sel(role == "ext") = 192.0.2.0/24 192.168.0.10 192.168.0.20 198.51.100.7`,
+		"endpoint node1-eth0 eth0 [192.168.0.10/32] tiers=[security(in:block-ext eg: Deny)]",
 	}},
 	{name: "labels change", objects: strings.ReplaceAll(
 		strings.Replace(baseObjects+k8sPolicy+v3Policies, "{name: b, labels: {team: yy}}", "{name: b, labels: {team: z}}", 1),
@@ -171,7 +183,8 @@ var sequence = []namedState{
 		"policy default/a/web-egress",
 		"policy security/block-ext",
 		`set sel(app == "db" && projectcalico.org/namespace == "a") = `,
-		`set sel(role == "ext") = 192.0.2.0/24 198.51.100.7`,
+		`set sel(role == "ext") = 192.0.2.0/24 192.168.0.10 192.168.0.20 198.51.100.7`,
+		"endpoint node1-eth0 eth0 [192.168.0.10/32] tiers=[security(in:block-ext eg: Deny)]",
 	}},
 }
 

@@ -41,6 +41,7 @@ const (
 	KindNetworkSet              Kind = "NetworkSet"
 	KindGlobalNetworkSet        Kind = "GlobalNetworkSet"
 	KindFelixConfiguration      Kind = "FelixConfiguration"
+	KindHostEndpoint            Kind = "HostEndpoint"
 )
 
 // Key identifies one object. Namespace is empty for cluster-scoped kinds.
@@ -106,6 +107,8 @@ func KindOf(obj runtime.Object) (Kind, error) {
 		return KindGlobalNetworkSet, nil
 	case *v3.FelixConfiguration:
 		return KindFelixConfiguration, nil
+	case *v3.HostEndpoint:
+		return KindHostEndpoint, nil
 	}
 	if obj == nil {
 		return "", fmt.Errorf("nil object")
