@@ -96,6 +96,14 @@ func (r *Router) Run(ctx context.Context, resync time.Duration) {
 func (r *Router) Sync() error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	r.mu.Lock()
+	ready := r.in.Local.Address.IsValid()
+	r.mu.Unlock()
+	if !ready {
+		// Without the datastore view an empty plan would delete every route we
+		// installed before a restart; keep them until the view arrives.
+		return nil
+	}
 	plan, problems := r.Plan()
 	for _, p := range problems {
 		r.log.Warn("cannot route", zap.Stringer("dst", p.Dst), zap.String("reason", p.Reason))

@@ -46,14 +46,25 @@ func input() routes.Input {
 	}
 }
 
+func TestRouterKeepsKernelUntilDatastoreView(t *testing.T) {
+	f := &countingApplier{}
+	r := New(f, true, zap.NewNop())
+	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2")})
+	mustSync(t, r)
+	if f.count() != 0 {
+		t.Fatalf("applied %d plans before the datastore view arrived (would flush routes of a previous run)", f.count())
+	}
+	r.SetInput(input())
+	mustSync(t, r)
+	if f.count() != 1 || len(f.lastPlan().Routes) != 3 {
+		t.Errorf("after the view: %d applies, plan %v", f.count(), f.lastPlan().Routes)
+	}
+}
+
 func TestRouterMergesBGPAndDatastore(t *testing.T) {
 	f := &fakeApplier{}
 	r := New(f, true, zap.NewNop())
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.64/26"), NextHop: addr("192.168.50.2")})
-	mustSync(t, r)
-	if len(f.last.Routes) != 0 {
-		t.Fatalf("routes applied before the datastore view arrived: %v", f.last.Routes)
-	}
 	r.SetInput(input())
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("10.99.0.0/24"), NextHop: addr("192.168.50.254")}) // external, outside pools
 	r.OnRoute(bgp.RouteEvent{Prefix: pfx("172.20.0.0/26"), NextHop: addr("192.168.50.2")})  // our own block: blackhole stays
