@@ -24,6 +24,7 @@ import (
 // Applier is what the router needs from routes.Syncer.
 type Applier interface {
 	Apply(routes.Plan) (routes.Stats, error)
+	ApplyKeepingStale(routes.Plan) (routes.Stats, error)
 }
 
 // Router holds the merged desired state. It is safe for concurrent use: BGP events
@@ -36,6 +37,7 @@ type Router struct {
 	apply   Applier
 	log     *zap.Logger
 	dirty   chan struct{} // one pending kick is enough: the sync reads the latest state
+	settled bool          // BGP has re-learned its routes: stale routes may go
 	applyMu sync.Mutex    // one kernel sync at a time
 }
 
@@ -44,7 +46,17 @@ type Router struct {
 // datastore (VXLAN-only clusters).
 func New(apply Applier, bgpEnabled bool, log *zap.Logger) *Router {
 	return &Router{bgp: bgpEnabled, learned: map[netip.Prefix]netip.Addr{}, apply: apply, log: log,
-		dirty: make(chan struct{}, 1)}
+		dirty: make(chan struct{}, 1), settled: !bgpEnabled}
+}
+
+// BGPSettled says BGP has re-learned what its peers hold (end-of-RIB from every
+// peer, or a start-up timeout). Until then, with BGP enabled, syncs add and replace
+// routes but delete none, so routes installed before a restart keep traffic flowing.
+func (r *Router) BGPSettled() {
+	r.mu.Lock()
+	r.settled = true
+	r.mu.Unlock()
+	r.kick()
 }
 
 // SetInput replaces the datastore view.
@@ -97,7 +109,7 @@ func (r *Router) Sync() error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	r.mu.Lock()
-	ready := r.in.Local.Address.IsValid()
+	ready, settled := r.in.Local.Address.IsValid(), r.settled
 	r.mu.Unlock()
 	if !ready {
 		// Without the datastore view an empty plan would delete every route we
@@ -108,7 +120,11 @@ func (r *Router) Sync() error {
 	for _, p := range problems {
 		r.log.Warn("cannot route", zap.Stringer("dst", p.Dst), zap.String("reason", p.Reason))
 	}
-	st, err := r.apply.Apply(plan)
+	apply := r.apply.Apply
+	if !settled {
+		apply = r.apply.ApplyKeepingStale
+	}
+	st, err := apply(plan)
 	if st != (routes.Stats{}) {
 		r.log.Info("routes synced", zap.Int("added", st.RoutesAdded), zap.Int("replaced", st.RoutesReplaced),
 			zap.Int("deleted", st.RoutesDeleted), zap.Int("neighbours set", st.NeighborsSet))

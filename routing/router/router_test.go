@@ -16,11 +16,40 @@ import (
 	"github.com/palisadenet/palisade/routing/routes"
 )
 
-type fakeApplier struct{ last routes.Plan }
+type fakeApplier struct {
+	last      routes.Plan
+	keptStale bool
+}
 
 func (f *fakeApplier) Apply(p routes.Plan) (routes.Stats, error) {
-	f.last = p
+	f.last, f.keptStale = p, false
 	return routes.Stats{}, nil
+}
+
+func (f *fakeApplier) ApplyKeepingStale(p routes.Plan) (routes.Stats, error) {
+	f.last, f.keptStale = p, true
+	return routes.Stats{}, nil
+}
+
+func TestRouterKeepsStaleRoutesUntilBGPSettles(t *testing.T) {
+	f := &fakeApplier{}
+	r := New(f, true, zap.NewNop())
+	r.SetInput(input())
+	mustSync(t, r)
+	if !f.keptStale {
+		t.Error("with BGP unsettled the sync deleted stale routes")
+	}
+	r.BGPSettled()
+	mustSync(t, r)
+	if f.keptStale {
+		t.Error("after BGPSettled stale routes are still kept")
+	}
+	noBGP := New(f, false, zap.NewNop())
+	noBGP.SetInput(input())
+	mustSync(t, noBGP)
+	if f.keptStale {
+		t.Error("without BGP there is nothing to wait for, yet stale routes were kept")
+	}
 }
 
 var (
@@ -158,6 +187,8 @@ func (c *countingApplier) Apply(p routes.Plan) (routes.Stats, error) {
 	c.plan = p
 	return routes.Stats{}, nil
 }
+
+func (c *countingApplier) ApplyKeepingStale(p routes.Plan) (routes.Stats, error) { return c.Apply(p) }
 
 func (c *countingApplier) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 

@@ -116,6 +116,8 @@ func runSpeaker(path string) error {
 	runCtx, stopRouter := context.WithCancel(context.Background())
 	defer stopRouter()
 	go r.Run(runCtx, 30*time.Second)
+	// A real agent waits for end-of-RIB from its peers; a short timer is enough here.
+	time.AfterFunc(3*time.Second, r.BGPSettled)
 	bgpCfg := bgp.Config{}
 	if cfg.MeshDisabled {
 		off := false

@@ -14,7 +14,7 @@ import (
 // the plan's. The device is ours, so every permanent entry on it is ours too;
 // entries the kernel learnt dynamically are left alone. Without the device there is
 // nothing to do unless the plan needs entries.
-func (s *Syncer) syncVXLANPeers(neighbors []Neighbor, fdb []FDBEntry, st *Stats) error {
+func (s *Syncer) syncVXLANPeers(neighbors []Neighbor, fdb []FDBEntry, keepStale bool, st *Stats) error {
 	link, err := s.h.LinkByName(VXLANDevice)
 	if err != nil {
 		var notFound netlink.LinkNotFoundError
@@ -54,7 +54,7 @@ func (s *Syncer) syncVXLANPeers(neighbors []Neighbor, fdb []FDBEntry, st *Stats)
 		return errors.Join(append(errs, err)...)
 	}
 	for k, e := range have {
-		if _, ok := want[k]; ok {
+		if _, ok := want[k]; ok || keepStale {
 			continue
 		}
 		if err := s.h.NeighDel(&e); err != nil {

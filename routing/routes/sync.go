@@ -41,9 +41,20 @@ func NewSyncer(h *netlink.Handle, log *zap.Logger) *Syncer {
 // Protocol, and exactly plan's neighbour and FDB entries on the VXLAN device when it
 // exists. It carries on past individual failures and returns them joined.
 func (s *Syncer) Apply(plan Plan) (Stats, error) {
+	return s.apply(plan, false)
+}
+
+// ApplyKeepingStale is Apply without deletions: our routes and entries that the plan
+// no longer names stay. The agent uses it after a restart until BGP has re-learned
+// its routes, so the routes of the previous run keep carrying traffic meanwhile.
+func (s *Syncer) ApplyKeepingStale(plan Plan) (Stats, error) {
+	return s.apply(plan, true)
+}
+
+func (s *Syncer) apply(plan Plan, keepStale bool) (Stats, error) {
 	var st Stats
-	errRoutes := s.syncRoutes(plan.Routes, &st)
-	errNeigh := s.syncVXLANPeers(plan.Neighbors, plan.FDB, &st)
+	errRoutes := s.syncRoutes(plan.Routes, keepStale, &st)
+	errNeigh := s.syncVXLANPeers(plan.Neighbors, plan.FDB, keepStale, &st)
 	return st, errors.Join(errRoutes, errNeigh)
 }
 
@@ -57,7 +68,7 @@ func (s *Syncer) ListOwn() ([]netlink.Route, error) {
 	return rs, nil
 }
 
-func (s *Syncer) syncRoutes(want []Route, st *Stats) error {
+func (s *Syncer) syncRoutes(want []Route, keepStale bool, st *Stats) error {
 	have, err := s.ListOwn()
 	if err != nil {
 		return err
@@ -95,7 +106,7 @@ func (s *Syncer) syncRoutes(want []Route, st *Stats) error {
 		}
 	}
 	for dst, r := range haveByDst {
-		if wantByDst[dst] {
+		if wantByDst[dst] || keepStale {
 			continue
 		}
 		if err := s.h.RouteDel(&r); err != nil {

@@ -157,3 +157,25 @@ func TestSyncerReportsMissingDevice(t *testing.T) {
 		t.Fatalf("err = %v, want it to name the missing tunl0", err)
 	}
 }
+
+func TestSyncerApplyKeepingStale(t *testing.T) {
+	n := nodeNS(t)
+	s := NewSyncer(n.Handle, zap.NewNop())
+	route := func(dst string) Route {
+		return Route{Dst: pfx(dst), Kind: KindNative, Gateway: addr("192.168.40.101")}
+	}
+	if _, err := s.Apply(Plan{Routes: []Route{route("10.61.0.0/24"), route("10.62.0.0/24")}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.ApplyKeepingStale(Plan{Routes: []Route{route("10.63.0.0/24")}})
+	if err != nil || st != (Stats{RoutesAdded: 1}) {
+		t.Fatalf("keeping stale: stats %+v err %v", st, err)
+	}
+	if got := kernelRoutes(t, n, "proto", "80"); len(got) != 3 {
+		t.Errorf("after ApplyKeepingStale: %q, want the two old routes and the new one", got)
+	}
+	st, err = s.Apply(Plan{Routes: []Route{route("10.63.0.0/24")}})
+	if err != nil || st != (Stats{RoutesDeleted: 2}) {
+		t.Fatalf("full apply: stats %+v err %v", st, err)
+	}
+}
