@@ -80,13 +80,7 @@ func New(dir string, log *zap.Logger, opts Options) *Datastore {
 // Run scans the directory, sends the snapshot and InSync, then sends changes
 // until ctx ends. It fails only when the directory cannot be read at start.
 func (d *Datastore) Run(ctx context.Context, out chan<- datastore.Event) error {
-	ev, err := d.Scan()
-	if err != nil {
-		return err
-	}
-	if !send(ctx, out, ev) || !send(ctx, out, datastore.Event{InSync: true}) {
-		return ctx.Err()
-	}
+	// Watch before the first scan, so a change made while scanning is not missed.
 	var notify <-chan fsnotify.Event
 	var watchErrs <-chan error
 	if !d.opts.NoWatch {
@@ -97,6 +91,13 @@ func (d *Datastore) Run(ctx context.Context, out chan<- datastore.Event) error {
 			defer w.Close()
 			notify, watchErrs = w.Events, w.Errors
 		}
+	}
+	ev, err := d.Scan()
+	if err != nil {
+		return err
+	}
+	if !send(ctx, out, ev) || !send(ctx, out, datastore.Event{InSync: true}) {
+		return ctx.Err()
 	}
 	for {
 		select {
