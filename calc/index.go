@@ -27,6 +27,9 @@ type labelIndex[I comparable, S comparable] struct {
 	keyRefs map[string]int
 
 	onMatch, onUnmatch func(S, I)
+	// evaluations counts selector evaluations, for tests that pin the work an
+	// event does.
+	evaluations int
 }
 
 type labelPair struct{ key, value string }
@@ -81,7 +84,7 @@ func (x *labelIndex[I, S]) updateItem(i I, labels map[string]string) {
 		x.items[i] = it
 		x.indexItem(i, labels)
 		x.forCandidates(labels, func(s S, is *indexedSel[I]) {
-			if is.sel.Evaluate(labels) {
+			if x.eval(is.sel, labels) {
 				x.link(s, is, i, it)
 			}
 		})
@@ -92,12 +95,12 @@ func (x *labelIndex[I, S]) updateItem(i I, labels map[string]string) {
 	it.labels = labels
 	for s := range it.sels {
 		is := x.sels[s]
-		if !is.sel.Evaluate(labels) {
+		if !x.eval(is.sel, labels) {
 			x.unlink(s, is, i, it)
 		}
 	}
 	x.forCandidates(labels, func(s S, is *indexedSel[I]) {
-		if _, member := it.sels[s]; !member && is.sel.Evaluate(labels) {
+		if _, member := it.sels[s]; !member && x.eval(is.sel, labels) {
 			x.link(s, is, i, it)
 		}
 	})
@@ -130,7 +133,7 @@ func (x *labelIndex[I, S]) addSelector(s S, sel *selector.Selector) {
 		bucket[s] = struct{}{}
 		x.refKey(key)
 		for i := range x.byKey[key][value] {
-			if it := x.items[i]; sel.Evaluate(it.labels) {
+			if it := x.items[i]; x.eval(sel, it.labels) {
 				x.link(s, is, i, it)
 			}
 		}
@@ -138,7 +141,7 @@ func (x *labelIndex[I, S]) addSelector(s S, sel *selector.Selector) {
 	}
 	x.unbucketed[s] = struct{}{}
 	for i, it := range x.items {
-		if sel.Evaluate(it.labels) {
+		if x.eval(sel, it.labels) {
 			x.link(s, is, i, it)
 		}
 	}
@@ -261,4 +264,9 @@ func removeFromValue[I comparable](byValue map[string]map[I]struct{}, v string, 
 	if len(set) == 0 {
 		delete(byValue, v)
 	}
+}
+
+func (x *labelIndex[I, S]) eval(sel *selector.Selector, labels map[string]string) bool {
+	x.evaluations++
+	return sel.Evaluate(labels)
 }
