@@ -30,7 +30,7 @@ func TestPodEventWorkDoesNotGrowWithCluster(t *testing.T) {
 	r2, a2, d2 := work(20_000)
 	t.Logf("selector evaluations at 1k pods: relabel %d, add %d, remove %d; at 20k: %d, %d, %d", r1, a1, d1, r2, a2, d2)
 	for _, c := range []struct {
-		what        string
+		what       string
 		small, big int
 	}{{"relabel", r1, r2}, {"add", a1, a2}, {"remove", d1, d2}} {
 		if c.big > c.small+5 {
