@@ -37,5 +37,7 @@
 // valid neighbours keep working.
 //
 // The package is pure: no kernel, network or clock. The zap logger is passed in. A
-// Graph is not safe for concurrent use; one goroutine owns it.
+// Graph is not safe for concurrent use; one goroutine owns it. Emitted Updates share
+// memory with the graph (it compares them with the next version): consumers must
+// treat them as read-only.
 package calc
