@@ -83,9 +83,10 @@ func (d *Datastore) Run(ctx context.Context, out chan<- datastore.Event) error {
 	// Watch before the first scan, so a change made while scanning is not missed.
 	var notify <-chan fsnotify.Event
 	var watchErrs <-chan error
+	var w *fsnotify.Watcher
 	if !d.opts.NoWatch {
-		w, err := d.watch()
-		if err != nil {
+		var err error
+		if w, err = d.watch(); err != nil {
 			d.log.Warn("file datastore: watching failed, polling only", zap.String("dir", d.dir), zap.Error(err))
 		} else {
 			defer w.Close()
@@ -106,6 +107,7 @@ func (d *Datastore) Run(ctx context.Context, out chan<- datastore.Event) error {
 		case <-d.opts.After(d.opts.PollInterval):
 		case e := <-notify:
 			d.log.Debug("file datastore: change", zap.String("path", e.Name), zap.Stringer("op", e.Op))
+			d.watchNewDir(w, e)
 		case err := <-watchErrs:
 			d.log.Warn("file datastore: watch error", zap.Error(err))
 		}
@@ -129,8 +131,21 @@ func send(ctx context.Context, out chan<- datastore.Event, ev datastore.Event) b
 	}
 }
 
-// watch watches the directory and its subdirectories. A directory created later
-// is picked up by the poll (and added to the watch on the next Run).
+// watchNewDir adds a newly created subdirectory to the watch.
+func (d *Datastore) watchNewDir(w *fsnotify.Watcher, e fsnotify.Event) {
+	if !e.Has(fsnotify.Create) || hidden(filepath.Base(e.Name)) {
+		return
+	}
+	if info, err := os.Stat(e.Name); err == nil && info.IsDir() {
+		if err := w.Add(e.Name); err != nil {
+			d.log.Warn("file datastore: cannot watch new directory, polling covers it", zap.String("dir", e.Name), zap.Error(err))
+		}
+	}
+}
+
+// watch watches the directory and its subdirectories (watchNewDir adds those
+// created later; files written into a new directory before it is watched are found
+// by the scan that its creation triggers, or by the poll).
 func (d *Datastore) watch() (*fsnotify.Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {

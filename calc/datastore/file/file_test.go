@@ -215,3 +215,35 @@ func TestRunPolls(t *testing.T) {
 		t.Fatalf("after poll = %v", summarize(ev.Updates))
 	}
 }
+
+// TestRunWatchesNewSubdirectory: a file written into a directory created after
+// Run started is noticed without polling.
+func TestRunWatchesNewSubdirectory(t *testing.T) {
+	dir := t.TempDir()
+	never := make(chan time.Time)
+	d := New(dir, zaptest.NewLogger(t), Options{After: func(time.Duration) <-chan time.Time { return never }})
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan datastore.Event, 16)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, out) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-out // empty snapshot
+	<-out // InSync
+	sub := filepath.Join(dir, "team")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the watch on the new directory be added
+	write(t, filepath.Join(sub, "ns.yaml"), nsA)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-out:
+			if cmp.Equal(summarize(ev.Updates), []string{"+Namespace a"}) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("file in a new subdirectory not noticed within 10s")
+		}
+	}
+}
