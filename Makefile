@@ -4,7 +4,7 @@ BIN       := bin
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/palisadenet/palisade/internal/version.Version=$(VERSION)
 CMDS      := palisade-node palisade-cni palisade-controllers palisadectl
-STATICCHECK_VERSION ?= 2026.1
+STATICCHECK_VERSION ?= v0.8.2
 TEST_TIMEOUT ?= 80m
 
 .PHONY: help build test unit lint generate bench bench-calc bench-nft bench-ipt bench-ipam bench-bgp bench-e2e clean

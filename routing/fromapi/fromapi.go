@@ -55,7 +55,7 @@ func Block(b *v3.IPAMBlock) (routes.Block, []routes.Borrowed, error) {
 	if b.Spec.Affinity != nil {
 		node, ok := strings.CutPrefix(*b.Spec.Affinity, "host:")
 		if !ok {
-			return routes.Block{}, nil, fmt.Errorf("IPAMBlock %s: spec.affinity %q does not start with host:", b.Name, *b.Spec.Affinity)
+			return routes.Block{}, nil, fmt.Errorf("IPAMBlock %s: spec.affinity %q does not start with %q", b.Name, *b.Spec.Affinity, "host:")
 		}
 		blk.Node = node
 	}

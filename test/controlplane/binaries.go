@@ -187,7 +187,7 @@ func versionLDFlags(version string) string {
 func goBuild(moduleDir, target, version string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = "/usr/local/go/bin/go" // the toolchain location on this machine kind
 		if !isExecutable(goBin) {
 			return errors.New("no go command in $PATH or GOROOT to build kube-apiserver")
 		}
