@@ -18,7 +18,7 @@ help:
 
 build:
 	@mkdir -p $(BIN)
-	@for c in $(CMDS); do $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/$$c ./cmd/$$c || exit 1; done
+	@for c in $(CMDS); do $(GO) build -buildvcs=false -ldflags "$(LDFLAGS)" -o $(BIN)/$$c ./cmd/$$c || exit 1; done
 
 # Tests that need root, kernel features or tools skip themselves with a reason.
 test: build
