@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/palisadenet/palisade/calc/datastore"
 	"github.com/palisadenet/palisade/calc/ifacename"
@@ -211,26 +212,63 @@ func (g *Graph) setEndpoint(p *podState, endpoint, local bool) {
 	}
 }
 
-// podAddrs reads status.podIPs (or status.podIP) as host prefixes, sorted; bad
-// addresses are skipped and reported.
+// The CNI plugin records a pod's addresses in these annotations as soon as it has
+// plumbed the pod (as Calico's does), so the agent can program policy for the pod
+// before the kubelet reports status.podIPs. Values are CIDRs or addresses,
+// comma-separated.
+const (
+	AnnotationPodIPs = "cni.projectcalico.org/podIPs"
+	AnnotationPodIP  = "cni.projectcalico.org/podIP"
+)
+
+// podAddrs reads the CNI annotations (podIPs, then podIP) or, without them,
+// status.podIPs (or status.podIP), as host prefixes, sorted; bad addresses are
+// skipped and reported.
 func podAddrs(pod *corev1.Pod) ([]netip.Prefix, []string) {
-	ips := pod.Status.PodIPs
-	if len(ips) == 0 && pod.Status.PodIP != "" {
-		ips = []corev1.PodIP{{IP: pod.Status.PodIP}}
+	type source struct{ field, value string }
+	var raw []source
+	switch {
+	case pod.Annotations[AnnotationPodIPs] != "":
+		for i, v := range strings.Split(pod.Annotations[AnnotationPodIPs], ",") {
+			raw = append(raw, source{fmt.Sprintf("metadata.annotations[%s][%d]", AnnotationPodIPs, i), v})
+		}
+	case pod.Annotations[AnnotationPodIP] != "":
+		raw = append(raw, source{"metadata.annotations[" + AnnotationPodIP + "]", pod.Annotations[AnnotationPodIP]})
+	case len(pod.Status.PodIPs) > 0:
+		for i, ip := range pod.Status.PodIPs {
+			raw = append(raw, source{fmt.Sprintf("status.podIPs[%d].ip", i), ip.IP})
+		}
+	case pod.Status.PodIP != "":
+		raw = append(raw, source{"status.podIP", pod.Status.PodIP})
 	}
 	var out []netip.Prefix
 	var problems []string
-	for i, ip := range ips {
-		a, err := netip.ParseAddr(ip.IP)
+	for _, r := range raw {
+		a, err := parseHostAddr(strings.TrimSpace(r.value))
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("status.podIPs[%d].ip: invalid IP address %q", i, ip.IP))
+			problems = append(problems, fmt.Sprintf("%s: invalid IP address %q", r.field, r.value))
 			continue
 		}
-		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	return slices.Compact(out), problems
+}
+
+// parseHostAddr accepts "10.0.0.1" or a host prefix "10.0.0.1/32".
+func parseHostAddr(s string) (netip.Addr, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if p.Bits() != p.Addr().BitLen() {
+			return netip.Addr{}, fmt.Errorf("%s is not a host prefix", s)
+		}
+		return p.Addr().Unmap(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	return a.Unmap(), err
 }
 
 // podPorts lists the named container ports (protocol TCP when unset).

@@ -86,6 +86,8 @@ var calicoKinds = []calicoKind{
 	{"ippools", func() runtime.Object { return &v3.IPPool{} }},
 	{"bgppeers", func() runtime.Object { return &v3.BGPPeer{} }},
 	{"bgpconfigurations", func() runtime.Object { return &v3.BGPConfiguration{} }},
+	{"ipamblocks", func() runtime.Object { return &v3.IPAMBlock{} }},
+	{"ipreservations", func() runtime.Object { return &v3.IPReservation{} }},
 }
 
 // Run starts the informers, sends Events until ctx ends, and returns ctx.Err(). It

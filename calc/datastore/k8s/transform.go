@@ -42,6 +42,15 @@ func TransformPod(obj any) (any, error) {
 			slim.Spec.Containers = append(slim.Spec.Containers, corev1.Container{Name: c.Name, Ports: ports})
 		}
 	}
+	// The CNI plugin's address annotations are the only annotations the graph reads.
+	for _, k := range []string{"cni.projectcalico.org/podIPs", "cni.projectcalico.org/podIP"} {
+		if v, ok := pod.Annotations[k]; ok {
+			if slim.Annotations == nil {
+				slim.Annotations = map[string]string{}
+			}
+			slim.Annotations[k] = v
+		}
+	}
 	slim.Status.Phase = pod.Status.Phase
 	slim.Status.PodIP = pod.Status.PodIP
 	slim.Status.PodIPs = pod.Status.PodIPs
