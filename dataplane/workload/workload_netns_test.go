@@ -83,7 +83,9 @@ func TestSetupVerifyTeardown(t *testing.T) {
 		t.Errorf("host route left after Teardown: %q", out)
 	}
 	// A namespace that is gone is no error either.
-	if err := node.Do(func() error { return workload.Teardown("/var/run/netns/palisade-no-such-ns", "eth0", "calinosuchiface") }); err != nil {
+	if err := node.Do(func() error {
+		return workload.Teardown("/var/run/netns/palisade-no-such-ns", "eth0", "calinosuchiface")
+	}); err != nil {
 		t.Errorf("Teardown of a missing namespace: %v", err)
 	}
 }
