@@ -46,6 +46,13 @@ func Require(t testing.TB, tools ...string) {
 	if testing.Short() {
 		t.Skip("network-namespace test skipped in -short mode")
 	}
+	RequireKernel(t, tools...)
+}
+
+// RequireKernel is Require without the -short skip, for tests that scale themselves
+// down in -short mode instead of skipping.
+func RequireKernel(t testing.TB, tools ...string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skipf("needs root to create network namespaces (euid %d)", os.Geteuid())
 	}
