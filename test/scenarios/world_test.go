@@ -249,4 +249,3 @@ func countTrue(bs []bool) int {
 	}
 	return n
 }
-
