@@ -1,5 +1,6 @@
 # Palisade build, test and tooling. `make help` lists the targets.
-GO        ?= go
+# `sudo make demo` runs with sudo's PATH, which often lacks the Go install directory.
+GO        ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN       := bin
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/palisadenet/palisade/internal/version.Version=$(VERSION)
@@ -7,9 +8,10 @@ CMDS      := palisade-node palisade-cni palisade-controllers palisadectl
 STATICCHECK_VERSION ?= v0.8.2
 TEST_TIMEOUT ?= 80m
 
-.PHONY: help build test unit lint generate bench bench-calc bench-nft bench-ipt bench-ipam bench-bgp bench-e2e clean
+.PHONY: help demo demo-bin demo-cleanup build test unit lint generate bench bench-calc bench-nft bench-ipt bench-ipam bench-bgp bench-e2e clean
 
 help:
+	@echo "demo       (as root) two-node cluster in network namespaces, BGP, the allow-tcp-6379 policy"
 	@echo "build      build $(CMDS) into $(BIN)/"
 	@echo "test       unit tests; as root also netns integration and control-plane tests"
 	@echo "lint       gofmt, go vet, staticcheck"
@@ -19,6 +21,21 @@ help:
 build:
 	@mkdir -p $(BIN)
 	@for c in $(CMDS); do $(GO) build -buildvcs=false -ldflags "$(LDFLAGS)" -o $(BIN)/$$c ./cmd/$$c || exit 1; done
+
+# The policy the demo applies: the seed's example when ../shared is beside the
+# checkout, else the copy in demo/.
+DEMO_POLICY ?= $(firstword $(wildcard ../shared/examples/allow-tcp-6379.yaml) demo/allow-tcp-6379.yaml)
+demo:
+	@sh hack/demo-setup.sh
+	@$(MAKE) --no-print-directory build demo-bin
+	$(BIN)/palisade-demo --bin $(BIN) --policy $(DEMO_POLICY)
+
+# A sub-make, so GO is looked up again after hack/demo-setup.sh may have installed it.
+demo-bin:
+	$(GO) build -buildvcs=false -o $(BIN)/palisade-demo ./demo
+
+demo-cleanup:
+	$(GO) run -buildvcs=false ./demo --cleanup
 
 # Tests that need root, kernel features or tools skip themselves with a reason.
 test: build
