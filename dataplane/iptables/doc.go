@@ -1,0 +1,43 @@
+// Package iptables is Palisade's iptables policy dataplane: it keeps `cali-`-prefixed
+// chains of the filter table (IPv4 and IPv6) and `cali40`/`cali60` ipsets equal to the
+// desired state of package dataplane, next to whatever else the host has in its tables.
+//
+// In: dataplane.Update batches (sets, policies, profiles, endpoints, config) through
+// (*Dataplane).Apply, and periodic (*Dataplane).Resync calls. Out: `ipset restore` and
+// `iptables-restore --noflush` / `ip6tables-restore --noflush` runs (one atomic
+// transaction per table and family), with the backend (legacy or nft) the host uses;
+// Stats and LastBatch for tests and metrics.
+//
+// Two layers:
+//
+//   - Render (render.go, rules.go, names.go, text.go, ipset.go) is pure: desired state
+//     in, plain-value chains and sets out, printed as iptables-restore and ipset restore
+//     input (the golden files' format). It imports nothing that touches the kernel.
+//   - Apply (apply.go, plan.go, kernel.go, save.go, resync.go) keeps the desired state
+//     and what it last programmed, renders only dirty objects and writes only chains
+//     whose rules changed.
+//
+// Chains (filter table, both families):
+//
+//	INPUT   → cali-INPUT     from cali*: ND/MLD (v6); ct est/rel accept, invalid drop; egress policy, then EndpointToHostAction
+//	FORWARD → cali-FORWARD   non-workload traffic returns untouched; ct est/rel accept, invalid drop;
+//	                         -i cali+ → cali-from-wl-dispatch; -o cali+ → cali-to-wl-dispatch; accept if allowed
+//	OUTPUT  → cali-OUTPUT    host to its workloads: returns (allowed)
+//	cali-from-wl-dispatch    -i <iface> -g cali-fw-<iface> per endpoint; unknown cali* → DROP
+//	cali-to-wl-dispatch      -o <iface> -g cali-tw-<iface>; unknown → DROP
+//	cali-fw-/cali-tw-<iface> tiers in order, then profiles, then DROP
+//	cali-pi-/cali-po-<pol>   per policy and direction, shared by every endpoint using it
+//	cali-pri-/cali-pro-<id>  per profile and direction
+//
+// In iptables an ACCEPT ends the whole hook, so a policy's Allow cannot accept: it sets
+// the accept mark bit and returns. The endpoint chain returns as soon as the bit is
+// set; cali-FORWARD clears it between the sender's egress and the receiver's ingress
+// chain, so both must allow, and accepts at the end. Pass sets the pass bit and
+// returns; the endpoint chain then skips the rest of the tier. Deny is a DROP.
+//
+// Every rule carries a comment "palisade:<hash>", the hash of its own text chained with
+// the previous rule's hash. Reading iptables-save back, a chain whose hash list equals
+// the one we would write is left alone: after a restart nothing is rewritten, and a
+// resync finds exactly the chains someone changed. Our jumps from the built-in chains
+// carry "palisade:jump" and are kept at position 1.
+package iptables

@@ -1,0 +1,315 @@
+package iptables
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
+
+// Default mark bits. Allow and Pass are carried back from policy chains in these bits
+// of the packet mark; they are cleared before use and never leave our chains with a
+// meaning. Chosen outside kube-proxy's 0x4000/0x8000 and equal to the nftables
+// backend's pass bit.
+const (
+	DefaultAcceptMark uint32 = 0x00100000
+	DefaultPassMark   uint32 = 0x00200000
+)
+
+// Options tunes rendering.
+type Options struct {
+	AcceptMark, PassMark uint32 // zero: the defaults
+	// ReturnAllowed makes allowed workload traffic RETURN from cali-FORWARD (to the
+	// rest of FORWARD: other software's rules and the chain policy) instead of
+	// ACCEPT, like Calico's IptablesFilterAllowAction=RETURN.
+	ReturnAllowed bool
+}
+
+func (o Options) acceptMark() uint32 {
+	if o.AcceptMark == 0 {
+		return DefaultAcceptMark
+	}
+	return o.AcceptMark
+}
+
+func (o Options) passMark() uint32 {
+	if o.PassMark == 0 {
+		return DefaultPassMark
+	}
+	return o.PassMark
+}
+
+func (o Options) allowTarget() string {
+	if o.ReturnAllowed {
+		return "-j RETURN"
+	}
+	return "-j ACCEPT"
+}
+
+// State is the full desired state, keyed as the Update stream keys it.
+type State struct {
+	Sets      map[string]*dataplane.IPSet
+	Policies  map[dataplane.PolicyID]*dataplane.Policy
+	Profiles  map[string]*dataplane.Profile
+	Endpoints map[string]*dataplane.Endpoint
+	Config    dataplane.Config
+}
+
+// Ruleset is a rendered desired state: the filter chains per family and the ipsets.
+type Ruleset struct {
+	Filter4, Filter6 []*Chain
+	Sets             []*Set
+}
+
+// Filter returns the chains of one family.
+func (r *Ruleset) Filter(fam Family) []*Chain {
+	if fam == IPv6 {
+		return r.Filter6
+	}
+	return r.Filter4
+}
+
+// Render renders the whole desired state. Problems that fail objects closed (a policy
+// referring to an unknown set, an unsupported endpoint) do not stop rendering; they
+// are returned joined next to a usable ruleset.
+func Render(s *State, opt Options) (*Ruleset, error) {
+	rs := &Ruleset{}
+	var errs []error
+	for _, id := range sortedKeys(s.Sets) {
+		rs.Sets = append(rs.Sets, RenderSet(s.Sets[id])...)
+	}
+	for _, fam := range Families {
+		var chains []*Chain
+		for _, id := range sortedPolicyIDs(s.Policies) {
+			cs, err := RenderPolicy(s.Policies[id], fam, s.setInfo, opt)
+			chains = append(chains, cs...)
+			errs = append(errs, err)
+		}
+		for _, id := range sortedKeys(s.Profiles) {
+			cs, err := RenderProfile(s.Profiles[id], fam, s.setInfo, opt)
+			chains = append(chains, cs...)
+			errs = append(errs, err)
+		}
+		var eps []*dataplane.Endpoint
+		for _, key := range sortedKeys(s.Endpoints) {
+			ep := s.Endpoints[key]
+			cs, err := RenderEndpoint(ep, s.policyKnown, s.profileKnown, opt)
+			if fam == IPv4 {
+				errs = append(errs, err)
+			}
+			if err != nil {
+				continue
+			}
+			chains = append(chains, cs...)
+			eps = append(eps, ep)
+		}
+		chains = append(chains, DispatchChains(eps)...)
+		chains = append(chains, BaseChains(fam, s.Config, opt)...)
+		if fam == IPv4 {
+			rs.Filter4 = chains
+		} else {
+			rs.Filter6 = chains
+		}
+	}
+	return rs, errors.Join(errs...)
+}
+
+func (s *State) setInfo(id string) (SetInfo, bool) {
+	set, ok := s.Sets[id]
+	if !ok {
+		return SetInfo{}, false
+	}
+	info := SetInfo{Kind: set.Kind}
+	for _, m := range set.Members {
+		if m.Prefix.Addr().Unmap().Is4() {
+			info.HasV4 = true
+		} else {
+			info.HasV6 = true
+		}
+	}
+	return info, true
+}
+
+func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
+func (s *State) profileKnown(id string) bool            { _, ok := s.Profiles[id]; return ok }
+
+// BaseChains renders the chains jumped to from INPUT, FORWARD and OUTPUT.
+func BaseChains(fam Family, cfg dataplane.Config, opt Options) []*Chain {
+	marks := opt.acceptMark() | opt.passMark()
+	conntrack := []Rule{
+		{Match: "-m conntrack --ctstate RELATED,ESTABLISHED", Target: opt.allowTarget()},
+		{Match: "-m conntrack --ctstate INVALID", Target: "-j DROP"},
+	}
+	fwd := &Chain{Name: ChainForward, Rules: []Rule{
+		{Match: "! -i " + WorkloadIfaceWildcard + " ! -o " + WorkloadIfaceWildcard, Target: "-j RETURN", Comment: "not workload traffic"},
+	}}
+	fwd.Rules = append(fwd.Rules, conntrack...)
+	fwd.Rules = append(fwd.Rules,
+		Rule{Target: clearMark(marks)},
+		Rule{Match: "-i " + WorkloadIfaceWildcard, Target: "-j " + ChainFromWorkload, Comment: "egress policy of the sender"},
+		// The sender's egress allowed (its chain drops otherwise): the receiver's
+		// ingress decides afresh.
+		Rule{Match: "-o " + WorkloadIfaceWildcard, Target: clearMark(marks)},
+		Rule{Match: "-o " + WorkloadIfaceWildcard, Target: "-j " + ChainToWorkload, Comment: "ingress policy of the receiver"},
+		Rule{Match: hasMark(opt.acceptMark()), Target: opt.allowTarget(), Comment: "allowed by policy"},
+	)
+
+	in := &Chain{Name: ChainInput, Rules: []Rule{
+		{Match: "! -i " + WorkloadIfaceWildcard, Target: "-j RETURN", Comment: "not from a workload"},
+	}}
+	if fam == IPv6 {
+		// Neighbor discovery and MLD to the host are not policy: without them a pod
+		// cannot resolve its IPv6 gateway, whatever its egress policy says.
+		for _, typ := range []int{130, 131, 132, 133, 135, 136, 143} {
+			in.Rules = append(in.Rules, Rule{Match: fmt.Sprintf("-p ipv6-icmp -m icmp6 --icmpv6-type %d", typ),
+				Target: "-j ACCEPT", Comment: "IPv6 neighbor discovery and MLD"})
+		}
+	}
+	in.Rules = append(in.Rules, conntrack...)
+	switch cfg.EndpointToHostAction {
+	case dataplane.ActionDeny:
+		in.Rules = append(in.Rules, Rule{Target: "-j DROP", Comment: "endpoint to host: Drop"})
+	case dataplane.ActionPass:
+		// Return: the egress policy decides drops; what it allows goes on to the rest
+		// of INPUT (the host's own rules and policy).
+		in.Rules = append(in.Rules, Rule{Target: clearMark(marks)},
+			Rule{Target: "-j " + ChainFromWorkload, Comment: "egress policy of the workload"},
+			Rule{Target: "-j RETURN", Comment: "endpoint to host: Return"})
+	default:
+		in.Rules = append(in.Rules, Rule{Target: clearMark(marks)},
+			Rule{Target: "-j " + ChainFromWorkload, Comment: "egress policy of the workload"},
+			Rule{Match: hasMark(opt.acceptMark()), Target: "-j ACCEPT", Comment: "endpoint to host: Accept"})
+	}
+	out := &Chain{Name: ChainOutput, Rules: []Rule{
+		{Match: "-o " + WorkloadIfaceWildcard, Target: "-j RETURN", Comment: "host to local workloads is always allowed"},
+	}}
+	return []*Chain{fwd, in, out}
+}
+
+// DispatchChains renders the interface dispatch chains for the endpoints (in the given
+// order). They go to (-g) the endpoint's chain, so its RETURN goes back to the chain
+// that called the dispatch; an unknown cali* interface is dropped.
+func DispatchChains(eps []*dataplane.Endpoint) []*Chain {
+	from := &Chain{Name: ChainFromWorkload}
+	to := &Chain{Name: ChainToWorkload}
+	for _, ep := range eps {
+		from.Rules = append(from.Rules, Rule{Match: "-i " + ep.Iface, Target: "-g " + EndpointChainName(ep.Iface, false)})
+		to.Rules = append(to.Rules, Rule{Match: "-o " + ep.Iface, Target: "-g " + EndpointChainName(ep.Iface, true)})
+	}
+	from.Rules = append(from.Rules, Rule{Target: "-j DROP", Comment: "unknown workload interface"})
+	to.Rules = append(to.Rules, Rule{Target: "-j DROP", Comment: "unknown workload interface"})
+	return []*Chain{from, to}
+}
+
+// RenderPolicy renders a policy's inbound and outbound chains for one family. A rule
+// that cannot be rendered (unknown set) makes that direction's chain a single drop:
+// the endpoints using the policy fail closed and nothing else is affected.
+func RenderPolicy(p *dataplane.Policy, fam Family, sets SetKindLookup, opt Options) ([]*Chain, error) {
+	name := "policy " + p.ID.String()
+	in, errIn := renderRuleChain(PolicyChainName(p.ID, true), name+" inbound", p.Inbound, fam, sets, opt)
+	out, errOut := renderRuleChain(PolicyChainName(p.ID, false), name+" outbound", p.Outbound, fam, sets, opt)
+	return []*Chain{in, out}, errors.Join(errIn, errOut)
+}
+
+// RenderProfile renders a profile's inbound and outbound chains for one family.
+func RenderProfile(p *dataplane.Profile, fam Family, sets SetKindLookup, opt Options) ([]*Chain, error) {
+	name := "profile " + p.ID
+	in, errIn := renderRuleChain(ProfileChainName(p.ID, true), name+" inbound", p.Inbound, fam, sets, opt)
+	out, errOut := renderRuleChain(ProfileChainName(p.ID, false), name+" outbound", p.Outbound, fam, sets, opt)
+	return []*Chain{in, out}, errors.Join(errIn, errOut)
+}
+
+func renderRuleChain(chain, what string, rules []dataplane.Rule, fam Family, sets SetKindLookup, opt Options) (*Chain, error) {
+	c := &Chain{Name: chain}
+	for i := range rules {
+		rendered, err := renderRule(&rules[i], fam, sets, opt)
+		if err != nil {
+			err = fmt.Errorf("%s rule %d (%s): %w", what, i, rules[i].ID, err)
+			c.Rules = []Rule{{Target: "-j DROP", Comment: "fail closed: " + err.Error()}}
+			return c, err
+		}
+		c.Rules = append(c.Rules, rendered...)
+	}
+	return c, nil
+}
+
+// RenderEndpoint renders a workload's egress (cali-fw-) and ingress (cali-tw-) chains:
+// tiers in order, then the profiles, then drop. Unknown policies fail closed.
+func RenderEndpoint(ep *dataplane.Endpoint, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) ([]*Chain, error) {
+	if ep.Kind != dataplane.EndpointWorkload {
+		return nil, fmt.Errorf("endpoint %s: host endpoints are not supported by the iptables dataplane yet", ep.Key)
+	}
+	if err := validIface(ep.Iface); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", ep.Key, err)
+	}
+	return []*Chain{
+		endpointChain(ep, false, policyKnown, profileKnown, opt),
+		endpointChain(ep, true, policyKnown, profileKnown, opt),
+	}, nil
+}
+
+func validIface(name string) error {
+	if len(name) == 0 || len(name) > 15 {
+		return fmt.Errorf("interface name %q must have 1 to 15 characters", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("interface name %q has character %q", name, c)
+		}
+	}
+	return nil
+}
+
+func endpointChain(ep *dataplane.Endpoint, ingress bool, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) *Chain {
+	c := &Chain{Name: EndpointChainName(ep.Iface, ingress)}
+	pass, accept := opt.passMark(), opt.acceptMark()
+	allowed := Rule{Match: hasMark(accept), Target: "-j RETURN"}
+	for _, tier := range ep.Tiers {
+		ids := tier.EgressPolicies
+		if ingress {
+			ids = tier.IngressPolicies
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		c.Rules = append(c.Rules, Rule{Target: clearMark(pass), Comment: "tier " + tier.Name})
+		for _, id := range ids {
+			if !policyKnown(id) {
+				c.Rules = append(c.Rules, Rule{Match: notMark(pass), Target: "-j DROP", Comment: "fail closed: unknown policy " + id.String()})
+				continue
+			}
+			c.Rules = append(c.Rules, Rule{Match: notMark(pass), Target: "-j " + PolicyChainName(id, ingress), Comment: "policy " + id.String()}, allowed)
+		}
+		if tier.DefaultAction != dataplane.ActionPass {
+			c.Rules = append(c.Rules, Rule{Match: notMark(pass), Target: "-j DROP", Comment: "end of tier " + tier.Name})
+		}
+	}
+	// Reached when no tier applied in this direction, or every tier passed.
+	c.Rules = append(c.Rules, Rule{Target: clearMark(pass), Comment: "profiles"})
+	for _, id := range ep.ProfileIDs {
+		if profileKnown(id) {
+			c.Rules = append(c.Rules, Rule{Target: "-j " + ProfileChainName(id, ingress), Comment: "profile " + id}, allowed)
+		}
+	}
+	c.Rules = append(c.Rules, Rule{Target: "-j DROP", Comment: "no policy or profile allowed"})
+	return c
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedPolicyIDs(m map[dataplane.PolicyID]*dataplane.Policy) []dataplane.PolicyID {
+	ids := make([]dataplane.PolicyID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	return ids
+}
