@@ -35,7 +35,7 @@ type routingView struct {
 	nodes    map[string]*corev1.Node
 	peers    map[string]*v3.BGPPeer
 	bgpConf  *v3.BGPConfiguration // the "default" one
-	problems map[string]string // object key → why it is ignored
+	problems map[string]string    // object key → why it is ignored
 }
 
 func newRoutingView() *routingView {
