@@ -30,17 +30,16 @@ const (
 // routingView is the datastore as routing sees it: pools, blocks, nodes and the BGP
 // resources. It is pure: updates in, routes.Input and bgp.PeerInput out.
 type routingView struct {
-	pools    map[string]*v3.IPPool
-	blocks   map[string]*v3.IPAMBlock
-	nodes    map[string]*corev1.Node
-	peers    map[string]*v3.BGPPeer
-	bgpConf  *v3.BGPConfiguration // the "default" one
-	problems map[string]string    // object key → why it is ignored
+	pools   map[string]*v3.IPPool
+	blocks  map[string]*v3.IPAMBlock
+	nodes   map[string]*corev1.Node
+	peers   map[string]*v3.BGPPeer
+	bgpConf *v3.BGPConfiguration // the "default" one
 }
 
 func newRoutingView() *routingView {
 	return &routingView{pools: map[string]*v3.IPPool{}, blocks: map[string]*v3.IPAMBlock{},
-		nodes: map[string]*corev1.Node{}, peers: map[string]*v3.BGPPeer{}, problems: map[string]string{}}
+		nodes: map[string]*corev1.Node{}, peers: map[string]*v3.BGPPeer{}}
 }
 
 // apply records the updates routing cares about and reports whether any did.
