@@ -1,10 +1,16 @@
-// Command palisade-cni is a thin main; its behaviour lives in the packages it wires together.
+// Command palisade-cni is the CNI plugin (spec 0.3.0 to 1.1.0) the container runtime
+// calls for every pod: ADD, DEL, CHECK, STATUS, GC and VERSION, with the network
+// configuration on stdin and CNI_* variables in the environment. The plugin logic is
+// package cni; the kernel plumbing is dataplane/workload.
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/containernetworking/cni/pkg/skel"
+
+	"github.com/palisadenet/palisade/cni"
 	"github.com/palisadenet/palisade/internal/version"
 )
 
@@ -13,6 +19,12 @@ func main() {
 		fmt.Println("palisade-cni", version.Version)
 		return
 	}
-	fmt.Fprintln(os.Stderr, "palisade-cni: not implemented yet (see docs/plan.md)")
-	os.Exit(1)
+	p := &cni.Plugin{
+		Env:           cni.OSEnv(),
+		Plumber:       cni.KernelPlumber{},
+		OpenDatastore: cni.OpenDatastore,
+		Stdout:        os.Stdout,
+		Stderr:        os.Stderr,
+	}
+	skel.PluginMainFuncs(p.Funcs(), cni.SupportedVersions, "palisade-cni "+version.Version+": Palisade's CNI plugin")
 }
