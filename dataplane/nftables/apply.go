@@ -20,6 +20,16 @@ type Option func(*Dataplane)
 // WithNetNSFd programs the network namespace behind fd instead of the current one.
 func WithNetNSFd(fd int) Option { return func(d *Dataplane) { d.netnsFd = fd } }
 
+// WithResyncBudget bounds how many non-base chains and how many sets one Resync
+// compares element by element and rule by rule (DefaultResyncBudget otherwise; zero
+// or less compares everything every time).
+func WithResyncBudget(n int) Option { return func(d *Dataplane) { d.resyncBudget = n } }
+
+// DefaultResyncBudget keeps one Resync of a full-scale table (20,000 chains, 10,000
+// sets) to a few milliseconds of reads per set and chain; the sweep completes in
+// about ten calls.
+const DefaultResyncBudget = 2000
+
 // WithPassMark sets the packet-mark bit used for Pass (DefaultPassMark otherwise).
 func WithPassMark(bit uint32) Option { return func(d *Dataplane) { d.opt.PassMark = bit } }
 
@@ -59,6 +69,10 @@ type Dataplane struct {
 
 	last  OpCounts
 	stats Stats
+
+	// Resync's round-robin position over non-base chains and sets.
+	resyncBudget            int
+	resyncCursor, setCursor resyncCursor
 }
 
 type appliedState struct {
@@ -98,8 +112,8 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
 		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
 		config:   dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
-		needFull: true,
-		table:    &nft.Table{Name: TableName, Family: nft.TableFamilyINet},
+		needFull: true, resyncBudget: DefaultResyncBudget,
+		table: &nft.Table{Name: TableName, Family: nft.TableFamilyINet},
 	}
 	for _, o := range opts {
 		o(d)

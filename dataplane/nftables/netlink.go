@@ -284,9 +284,26 @@ func nftChain(c *Chain, table *nft.Table) *nft.Chain {
 	return ch
 }
 
-func ruleUserData(comment string) []byte {
-	if comment == "" {
-		return nil
+// udataFingerprint is our own rule userdata type (nft prints only the comment and
+// skips types it does not know): a hash of the rule's text, which lets Resync check
+// that the kernel's rules are the ones we wrote without decoding expressions.
+const udataFingerprint userdata.Type = 0xc7
+
+// ruleUserData carries the rule's comment (shown by nft) and its fingerprint.
+func ruleUserData(r Rule) []byte {
+	var b []byte
+	if r.Comment != "" {
+		b = userdata.AppendString(b, userdata.TypeComment, r.Comment)
 	}
-	return userdata.AppendString(nil, userdata.TypeComment, comment)
+	return userdata.AppendUint32(b, udataFingerprint, ruleFingerprint(r.String()))
+}
+
+// ruleFingerprint hashes a rule's text (FNV-1a).
+func ruleFingerprint(text string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(text); i++ {
+		h ^= uint32(text[i])
+		h *= 16777619
+	}
+	return h
 }

@@ -427,7 +427,7 @@ func (tx *sender) chains() error {
 			if err != nil {
 				return fmt.Errorf("chain %s rule %q: %w", ch.Name, r.String(), err)
 			}
-			tx.conn.AddRule(&nft.Rule{Table: tx.table, Chain: nc, Exprs: exprs, UserData: ruleUserData(r.Comment)})
+			tx.conn.AddRule(&nft.Rule{Table: tx.table, Chain: nc, Exprs: exprs, UserData: ruleUserData(r)})
 			c.Rules++
 		}
 	}

@@ -3,9 +3,13 @@ package nftables
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	nft "github.com/google/nftables"
+	"github.com/google/nftables/userdata"
 	"go.uber.org/zap"
 )
 
@@ -13,12 +17,14 @@ import (
 const DefaultResyncInterval = 10 * time.Second
 
 // Resync reads table inet palisade back from the kernel and, if it differs from what
-// was last programmed (table, chain or set missing or extra, a base chain's rules or a
-// dispatch map's entries changed), reprograms the whole table in one transaction that
+// was last programmed (table, chain or set missing or extra, a chain's rules or a
+// set's elements changed), reprograms the whole table in one transaction that
 // deletes and recreates it. The transaction is atomic, so there is no moment with the
-// table absent, and conntrack keeps established flows. Set contents of policy sets
-// are not compared (too costly at 100,000 members); a lost element shows as denied
-// traffic until the next change of that set.
+// table absent, and conntrack keeps established flows.
+//
+// Base chains and dispatch maps are compared on every call; other chains and sets
+// round robin, at most WithResyncBudget of each per call (DefaultResyncBudget), so a
+// full-scale table is swept over a few intervals at bounded cost per call.
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -68,6 +74,16 @@ func (d *Dataplane) drift() (string, error) {
 	if !exists {
 		return "table missing", nil
 	}
+	if msg, err := d.chainDrift(); msg != "" || err != nil {
+		return msg, err
+	}
+	return d.setDrift()
+}
+
+// chainDrift compares the chains of the table, then the rules of every base chain and
+// of up to resyncBudget other chains (round robin): their fingerprints, in order,
+// must be those of the rules last written.
+func (d *Dataplane) chainDrift() (string, error) {
 	chains, err := d.conn.ListChainsOfTableFamily(nft.TableFamilyINet)
 	if err != nil {
 		return "", err
@@ -87,18 +103,42 @@ func (d *Dataplane) drift() (string, error) {
 			return "chain missing: " + name, nil
 		}
 	}
-	for _, name := range []string{ChainForwardEgress, ChainForwardIngress, ChainInput, ChainOutput} {
+	names := []string{ChainForwardEgress, ChainForwardIngress, ChainInput, ChainOutput}
+	names = append(names, d.resyncCursor.next(d.applied.chains, d.resyncBudget)...)
+	for _, name := range names {
+		text, ok := d.applied.chains[name]
+		if !ok {
+			continue
+		}
 		rules, err := d.conn.GetRules(d.table, &nft.Chain{Name: name, Table: d.table})
 		if err != nil {
 			return "", err
 		}
-		if want := countLines(d.applied.chains[name]) - 1; len(rules) != want {
-			return fmt.Sprintf("chain %s has %d rules, want %d", name, len(rules), want), nil
+		if msg := compareRules(name, text, rules); msg != "" {
+			return msg, nil
 		}
 	}
-	return d.setDrift()
+	return "", nil
 }
 
+// compareRules checks the kernel's rules of a chain against the chain's text (one
+// rule per line after the header).
+func compareRules(chain, text string, rules []*nft.Rule) string {
+	want := strings.Split(strings.TrimSuffix(text, "\n"), "\n")[1:]
+	if len(rules) != len(want) {
+		return fmt.Sprintf("chain %s has %d rules, want %d", chain, len(rules), len(want))
+	}
+	for i, r := range rules {
+		got, ok := userdata.GetUint32(r.UserData, udataFingerprint)
+		if !ok || got != ruleFingerprint(want[i]) {
+			return fmt.Sprintf("chain %s rule %d differs from %q", chain, i, want[i])
+		}
+	}
+	return ""
+}
+
+// setDrift compares the named sets and maps of the table, then the elements of both
+// dispatch maps and of up to resyncBudget other sets (round robin).
 func (d *Dataplane) setDrift() (string, error) {
 	sets, err := d.conn.GetSets(d.table)
 	if err != nil {
@@ -119,24 +159,73 @@ func (d *Dataplane) setDrift() (string, error) {
 			return "set missing: " + name, nil
 		}
 	}
-	for _, m := range []string{MapFromWorkload, MapToWorkload} {
-		els, err := d.conn.GetSetElements(&nft.Set{Table: d.table, Name: m, KeyType: nft.TypeIFName, DataType: nft.TypeVerdict, IsMap: true})
-		if err != nil {
-			return "", err
+	names := []string{MapFromWorkload, MapToWorkload}
+	names = append(names, d.setCursor.next(d.applied.sets, d.resyncBudget)...)
+	for _, name := range names {
+		s, ok := d.applied.sets[name]
+		if !ok {
+			continue
 		}
-		if want := len(d.applied.sets[m].elems); len(els) != want {
-			return fmt.Sprintf("map %s has %d entries, want %d", m, len(els), want), nil
+		els, err := d.conn.GetSetElements(nftSet(s.set, d.table))
+		if err != nil {
+			return "", fmt.Errorf("reading elements of set %s: %w", name, err)
+		}
+		got, err := decodeElements(s.set.Type, els)
+		if err != nil {
+			return fmt.Sprintf("set %s: %v", name, err), nil
+		}
+		if msg := diffElements(got, s.elems, s.set.Type); msg != "" {
+			return "set " + name + ": " + msg, nil
 		}
 	}
 	return "", nil
 }
 
-func countLines(s string) int {
+func diffElements(got, want map[Element]struct{}, t SetType) string {
 	n := 0
-	for _, c := range s {
-		if c == '\n' {
-			n++
+	for e := range want {
+		if _, ok := got[comparable(t, e)]; !ok {
+			return "element missing: " + e.String()
+		}
+		n++
+	}
+	if len(got) != n {
+		for e := range got {
+			return fmt.Sprintf("%d elements, want %d (e.g. %s)", len(got), n, e)
 		}
 	}
-	return n
+	return ""
+}
+
+// resyncCursor walks the names of a map in sorted order across Resync calls, a
+// bounded number at a time, so a large table is checked completely over several
+// intervals without making any single Resync slow.
+type resyncCursor struct{ after string }
+
+func (c *resyncCursor) next(m any, budget int) []string {
+	var names []string
+	switch m := m.(type) {
+	case map[string]string:
+		names = slices.Collect(maps.Keys(m))
+	case map[string]*appliedSet:
+		names = slices.Collect(maps.Keys(m))
+	}
+	slices.Sort(names)
+	if budget <= 0 || len(names) <= budget {
+		return names
+	}
+	i, _ := slices.BinarySearch(names, c.after)
+	if i < len(names) && names[i] == c.after {
+		i++
+	}
+	var out []string
+	for len(out) < budget {
+		if i >= len(names) {
+			i = 0
+		}
+		out = append(out, names[i])
+		i++
+	}
+	c.after = out[len(out)-1]
+	return out
 }
