@@ -3,6 +3,7 @@ package cni
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
@@ -16,6 +17,12 @@ import (
 func OpenDatastore(_ context.Context, conf *NetConf, log *zap.Logger) (Datastore, error) {
 	switch conf.DatastoreType {
 	case DatastoreFile:
+		// The directory must exist: opening the store would create it anywhere.
+		if fi, err := os.Stat(conf.DatastoreDir); err != nil {
+			return nil, fmt.Errorf("datastore_dir: %w", err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("datastore_dir %s is not a directory", conf.DatastoreDir)
+		}
 		store, err := ipam.NewFileStore(conf.DatastoreDir, log)
 		if err != nil {
 			return nil, fmt.Errorf("opening IPAM store in %s: %w", conf.DatastoreDir, err)
