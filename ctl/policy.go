@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,16 +12,20 @@ import (
 )
 
 // newPolicyCommand is `palisadectl policy`: offline questions about policy.
-func newPolicyCommand(stdin io.Reader) *cobra.Command {
+func newPolicyCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Answer policy questions offline, from manifest files",
-		Long: `Answer policy questions offline: load Namespaces, Pods, ServiceAccounts,
-Kubernetes NetworkPolicies and projectcalico.org/v3 policy resources (NetworkPolicy,
-GlobalNetworkPolicy, Tier, NetworkSet, GlobalNetworkSet) from files and evaluate them
-with Palisade's reference evaluator. No cluster is contacted.`,
+		Short: "Answer policy questions from manifest files or the live datastore",
+		Long: `Answer policy questions: load Namespaces, Pods, ServiceAccounts, Kubernetes
+NetworkPolicies and projectcalico.org/v3 policy resources (NetworkPolicy,
+GlobalNetworkPolicy, Tier, NetworkSet, GlobalNetworkSet) and evaluate them with
+Palisade's reference evaluator. With -f the objects come from files and no cluster is
+contacted; without -f they are read from the datastore (the Kubernetes API or the file
+datastore directory, as for get).`,
+		Example: `  palisadectl policy trace --from shop/frontend --to shop/db --port 5432
+  palisadectl policy matrix -f manifests/ --port 80`,
 	}
-	cmd.AddCommand(newMatrixCommand(stdin), newTraceCommand(stdin))
+	cmd.AddCommand(newMatrixCommand(a), newTraceCommand(a))
 	return cmd
 }
 
@@ -35,10 +38,9 @@ type flowFlags struct {
 
 func (f *flowFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.files, "filename", "f", nil,
-		"file or directory of YAML/JSON manifests (repeatable; directories are read recursively; - reads stdin)")
+		"file or directory of YAML/JSON manifests (repeatable; directories are read recursively; - reads stdin); without -f the datastore is read")
 	cmd.Flags().IntVar(&f.port, "port", 0, "destination port (1-65535)")
 	cmd.Flags().StringVar(&f.protocol, "protocol", "TCP", "protocol: TCP, UDP or SCTP")
-	_ = cmd.MarkFlagRequired("filename")
 	_ = cmd.MarkFlagRequired("port")
 }
 
@@ -54,9 +56,17 @@ func (f *flowFlags) parse() (policy.Protocol, uint16, error) {
 	return proto, uint16(f.port), nil
 }
 
-// load reads the files into a World, printing warnings to stderr.
-func (f *flowFlags) load(cmd *cobra.Command, stdin io.Reader) (*eval.World, error) {
-	w, warnings, err := offline.Load(f.files, stdin)
+// load reads the files, or the datastore when no file is named, into a World,
+// printing warnings to stderr.
+func (f *flowFlags) load(cmd *cobra.Command, a *app) (*eval.World, error) {
+	var w *eval.World
+	var warnings []string
+	var err error
+	if len(f.files) > 0 {
+		w, warnings, err = offline.Load(f.files, a.stdin)
+	} else {
+		w, warnings, err = loadWorldFromDatastore(cmd, a)
+	}
 	for _, warn := range warnings {
 		fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", warn)
 	}
@@ -66,11 +76,26 @@ func (f *flowFlags) load(cmd *cobra.Command, stdin io.Reader) (*eval.World, erro
 	return w, nil
 }
 
-func newMatrixCommand(stdin io.Reader) *cobra.Command {
+// loadWorldFromDatastore reads every policy-relevant object from the datastore.
+func loadWorldFromDatastore(cmd *cobra.Command, a *app) (*eval.World, []string, error) {
+	c, err := a.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	objs, err := c.PolicyObjects(cmd.Context())
+	warnings := c.Warnings()
+	if err != nil {
+		return nil, warnings, err
+	}
+	w, more, err := offline.BuildWorld(objs)
+	return w, append(warnings, more...), err
+}
+
+func newMatrixCommand(a *app) *cobra.Command {
 	var flags flowFlags
 	var output string
 	cmd := &cobra.Command{
-		Use:   "matrix -f PATH [-f PATH...] --port N [--protocol TCP|UDP|SCTP] [-o table|json]",
+		Use:   "matrix [-f PATH...] --port N [--protocol TCP|UDP|SCTP] [-o table|json]",
 		Short: "Print which pods may reach which pods on one port",
 		Long: `Evaluate every ordered pair of pods (source, destination, including a pod to itself)
 for one protocol and destination port, and print the result. A flow is allowed only
@@ -82,6 +107,9 @@ destinations as columns. -o json prints one line:
   {"port":80,"protocol":"TCP","pods":["x/a",...],"allowed":{"<src>":{"<dst>":true|false}}}`,
 		Example: `  # The truth table of everything in a directory, TCP port 80
   palisadectl policy matrix -f manifests/ --port 80
+
+  # The same for the live cluster (or file datastore)
+  palisadectl policy matrix --port 80
 
   # Cluster state from kubectl plus a policy under review, UDP 53, as JSON
   kubectl get ns,pods,networkpolicies -A -o yaml > cluster.yaml
@@ -95,7 +123,7 @@ destinations as columns. -o json prints one line:
 			if err != nil {
 				return err
 			}
-			w, err := flags.load(cmd, stdin)
+			w, err := flags.load(cmd, a)
 			if err != nil {
 				return err
 			}
@@ -115,11 +143,11 @@ destinations as columns. -o json prints one line:
 	return cmd
 }
 
-func newTraceCommand(stdin io.Reader) *cobra.Command {
+func newTraceCommand(a *app) *cobra.Command {
 	var flags flowFlags
 	var from, to string
 	cmd := &cobra.Command{
-		Use:   "trace -f PATH [-f PATH...] --from NS/POD --to NS/POD --port N [--protocol TCP|UDP|SCTP]",
+		Use:   "trace [-f PATH...] --from NS/POD --to NS/POD --port N [--protocol TCP|UDP|SCTP]",
 		Short: "Explain whether one pod may reach another, and why",
 		Long: `Evaluate one flow and explain both halves: the source pod's egress and the
 destination pod's ingress. Each half names the tier, policy and rule that decided, or
@@ -129,6 +157,9 @@ every tier passed).`,
 		Example: `  # Why can't the frontend reach the database?
   palisadectl policy trace -f manifests/ --from shop/frontend --to shop/db --port 5432
 
+  # The same question to the live cluster (or file datastore)
+  palisadectl policy trace --from shop/frontend --to shop/db --port 5432
+
   # UDP, with the policies read from stdin
   cat policies.yaml | palisadectl policy trace -f pods.yaml -f - --from x/a --to y/b --port 53 --protocol UDP`,
 		Args: cobra.NoArgs,
@@ -137,7 +168,7 @@ every tier passed).`,
 			if err != nil {
 				return err
 			}
-			w, err := flags.load(cmd, stdin)
+			w, err := flags.load(cmd, a)
 			if err != nil {
 				return err
 			}

@@ -97,7 +97,6 @@ func TestPolicyCommandErrors(t *testing.T) {
 		want string
 	}{
 		{"port missing", []string{"policy", "matrix", "-f", cluster}, `required flag(s) "port" not set`},
-		{"files missing", []string{"policy", "matrix", "--port", "80"}, `required flag(s) "filename" not set`},
 		{"port out of range", []string{"policy", "matrix", "-f", cluster, "--port", "70000"}, "--port 70000 out of range 1-65535"},
 		{"port zero", []string{"policy", "trace", "-f", cluster, "--port", "0", "--from", "shop/db", "--to", "shop/db"}, "--port 0 out of range 1-65535"},
 		{"ICMP has no ports", []string{"policy", "matrix", "-f", cluster, "--port", "80", "--protocol", "ICMP"}, `--protocol "ICMP": want TCP, UDP or SCTP`},
