@@ -1,6 +1,7 @@
 package netnstest
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -54,4 +55,43 @@ func TestDoEntersNamespace(t *testing.T) {
 	if _, err := net.InterfaceByName("vx0"); err == nil {
 		t.Fatal("vx0 visible outside the namespace after Do")
 	}
+}
+
+func TestFlushConntrack(t *testing.T) {
+	Require(t, "nft")
+	node := New(t, "node")
+	pod := New(t, "pod")
+	AttachPod(t, node, pod, "calitestflush01", netip.MustParsePrefix("10.66.0.1/32"), netip.MustParsePrefix("fd00:66::1/128"))
+	// Traffic through the node creates conntrack entries there (conntrack is active
+	// once a table with a ct expression exists; the probe below makes it so).
+	node.MustRun(t, "nft", "add", "table", "inet", "t")
+	node.MustRun(t, "nft", "add chain inet t c { type filter hook input priority 0 ; }")
+	node.MustRun(t, "nft", "add", "rule", "inet", "t", "c", "ct", "state", "new", "accept")
+	node.Listen(t, 7777)
+	node.MustRun(t, "ip", "addr", "add", "10.66.0.254/32", "dev", "lo")
+	node.MustRun(t, "ip", "-6", "addr", "add", "fd00:66::fe/128", "dev", "lo", "nodad")
+	for _, dst := range []string{"10.66.0.254", "fd00:66::fe"} {
+		if err := pod.ProbeUDP(netip.AddrPortFrom(netip.MustParseAddr(dst), 7777), 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conntrackCount(t, node); n < 2 {
+		t.Fatalf("%d conntrack entries before the flush, want at least 2", n)
+	}
+	if err := node.FlushConntrack(); err != nil {
+		t.Fatal(err)
+	}
+	if n := conntrackCount(t, node); n != 0 {
+		t.Errorf("%d conntrack entries after the flush, want 0", n)
+	}
+}
+
+func conntrackCount(t *testing.T, n *NS) int {
+	t.Helper()
+	out := n.MustRun(t, "cat", "/proc/sys/net/netfilter/nf_conntrack_count")
+	var c int
+	if _, err := fmt.Sscan(out, &c); err != nil {
+		t.Fatalf("parsing nf_conntrack_count %q: %v", out, err)
+	}
+	return c
 }

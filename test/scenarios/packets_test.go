@@ -91,7 +91,9 @@ func (b *bench) program(l *loaded) error {
 	if err := b.dp.Apply(out); err != nil {
 		return fmt.Errorf("programming the dataplane: %w", err)
 	}
-	return nil
+	// The evaluator decides new flows; a probe must not ride on a conntrack entry an
+	// earlier world's probe left behind (the same UDP port or ICMP id again).
+	return b.node.FlushConntrack()
 }
 
 // result is one probe's real outcome next to the evaluator's.
