@@ -78,7 +78,9 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			want: func(r CheckReport) []string { return append(doubleReasons(r), problems(r.OrphanedBlocks)...) }},
 		{name: "node gone",
 			opts: CheckOptions{LiveNodes: map[string]bool{"other": true}},
-			want: func(r CheckReport) []string { return append(problems(r.OrphanedBlocks), problems(r.StaleAffinities)...) }},
+			want: func(r CheckReport) []string {
+				return append(problems(r.OrphanedBlocks), problems(r.StaleAffinities)...)
+			}},
 		{name: "affinity record missing, and one without a block",
 			setup: func(t *testing.T, s *MemoryStore, a *Allocator) {
 				if err := s.Affinities().Delete(ctx, "n1-10-0-0-0-26", ""); err != nil {
@@ -88,7 +90,9 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: func(r CheckReport) []string { return append(problems(r.OrphanedBlocks), problems(r.StaleAffinities)...) }},
+			want: func(r CheckReport) []string {
+				return append(problems(r.OrphanedBlocks), problems(r.StaleAffinities)...)
+			}},
 		{name: "empty block without owner",
 			setup: func(t *testing.T, s *MemoryStore, a *Allocator) {
 				if _, err := s.Blocks().Create(ctx, newBlock(netip.MustParsePrefix("10.0.0.128/26"), "", false, a.opts.Now())); err != nil {
@@ -117,15 +121,15 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			want: func(r CheckReport) []string { return problems(r.Invalid) }},
 	}
 	golden := map[string][]string{
-		"allocated ordinal also queued as free":             {"10.0.0.0 allocated and also queued as free"},
-		"ordinal queued twice":                              {"10.0.0.5 queued as free twice"},
-		"overlapping blocks holding one address":            {"10.0.0.0 allocated in overlapping blocks", "block 10.0.0.0/28: affine to node n2, which has no BlockAffinity for it"},
-		"node gone":                                         {"block 10.0.0.0/26: affine to node n1, which no longer exists (1 addresses in use)", "affinity n1-10-0-0-0-26: node n1 no longer exists"},
+		"allocated ordinal also queued as free":            {"10.0.0.0 allocated and also queued as free"},
+		"ordinal queued twice":                             {"10.0.0.5 queued as free twice"},
+		"overlapping blocks holding one address":           {"10.0.0.0 allocated in overlapping blocks", "block 10.0.0.0/28: affine to node n2, which has no BlockAffinity for it"},
+		"node gone":                                        {"block 10.0.0.0/26: affine to node n1, which no longer exists (1 addresses in use)", "affinity n1-10-0-0-0-26: node n1 no longer exists"},
 		"affinity record missing, and one without a block": {"block 10.0.0.0/26: affine to node n1, which has no BlockAffinity for it", "affinity n3-10-0-0-192-26: block 10.0.0.192/26 does not exist (state pending)"},
-		"empty block without owner":                         {"block 10.0.0.128/26: no affinity and no allocations"},
-		"handle lost":                                       {"handle h: holds addresses but has no IPAMHandle object (release finds them by scanning)"},
-		"handle over-counts":                                {"handle h: counts 3 in block 10.0.0.0/26, which holds only 1 of its addresses"},
-		"garbage block":                                     {"block 10-0-0-0-26: block 10-0-0-0-26: 3 allocations for 64 addresses"},
+		"empty block without owner":                        {"block 10.0.0.128/26: no affinity and no allocations"},
+		"handle lost":                                      {"handle h: holds addresses but has no IPAMHandle object (release finds them by scanning)"},
+		"handle over-counts":                               {"handle h: counts 3 in block 10.0.0.0/26, which holds only 1 of its addresses"},
+		"garbage block":                                    {"block 10-0-0-0-26: block 10-0-0-0-26: 3 allocations for 64 addresses"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -132,4 +132,3 @@ func runRandomSequence(t *testing.T, s Store, a *Allocator, rng *rand.Rand, step
 func isReservedErr(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "reserved by an IPReservation")
 }
-

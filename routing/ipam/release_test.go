@@ -188,4 +188,3 @@ func TestNames(t *testing.T) {
 		t.Errorf("long affinity name %q (%d chars) is not a valid object name", long, len(long))
 	}
 }
-
