@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/containernetworking/plugins/pkg/ns"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/palisadenet/palisade/calc/ifacename"
 	"github.com/palisadenet/palisade/dataplane/workload"
@@ -314,16 +316,31 @@ func NewLogger(conf *NetConf, stderr io.Writer) (*zap.Logger, error) {
 	}
 	cfg := zap.NewProductionEncoderConfig()
 	cfg.TimeKey = "ts"
+	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	w := stderr
 	if conf.LogFilePath != "" {
-		f, err := os.OpenFile(conf.LogFilePath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
-		if err != nil {
-			return nil, fmt.Errorf("opening log_file_path: %w", err)
+		// A log file that cannot be opened must not stop pods from starting: the
+		// logs go to stderr instead, with a line saying why.
+		f, err := openLogFile(conf.LogFilePath)
+		if err == nil {
+			w = f
+		} else if stderr != nil {
+			fmt.Fprintf(stderr, "palisade-cni: logging to stderr: %v\n", err)
 		}
-		w = f
 	}
 	if w == nil {
 		return zap.NewNop(), nil
 	}
 	return newZap(cfg, w, level), nil
+}
+
+func openLogFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the directory of log_file_path: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("opening log_file_path: %w", err)
+	}
+	return f, nil
 }

@@ -61,11 +61,21 @@ var nodeAddr = netip.MustParseAddr("10.99.0.1")
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
 
-// pluginBinary builds palisade-cni once per test process, the binary the runtime runs.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// pluginBinary builds palisade-cni once per test process, the binary the runtime
+// runs (TestMain removes it).
 func pluginBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -74,7 +84,7 @@ func pluginBinary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "palisade-cni")
+		binDir, binPath = dir, filepath.Join(dir, "palisade-cni")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)
