@@ -213,3 +213,15 @@ func procMemory(b *testing.B, pid int) (float64, float64) {
 	}
 	return rss, hwm
 }
+
+// TestMain removes the generated dataset and binary after the benchmarks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if datasetDir != "" {
+		_ = os.RemoveAll(datasetDir)
+	}
+	if agentBin != "" {
+		_ = os.Remove(agentBin)
+	}
+	os.Exit(code)
+}
