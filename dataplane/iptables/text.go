@@ -45,8 +45,8 @@ func sanitizeComment(s string) string {
 }
 
 func (c *Chain) fingerprint() {
-	if c.hashes != nil || len(c.Rules) == 0 {
-		return
+	if c.hashes != nil {
+		return // non-nil, even for an empty chain: nil means "missing" to callers
 	}
 	c.lines = make([]string, len(c.Rules))
 	c.hashes = make([]string, len(c.Rules))

@@ -1,0 +1,627 @@
+package iptables
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
+
+// kernelView is what the kernel holds, read back for a full sync or a resync.
+type kernelView struct {
+	filter [2]*kernelFilter
+	sets   map[string]bool
+}
+
+// batch is the work of one sync: ipset input before and after the two filter
+// restores (sets must exist before rules use them and go after rules stop using them).
+type batch struct {
+	setsPre, setsPost strings.Builder
+	filter            [2]familyBatch
+	replacedSets      []string
+	destroyedSets     []string
+	stats             BatchStats
+}
+
+type familyBatch struct {
+	writes  []*Chain
+	deletes []string
+	jumps   []string
+}
+
+func (fb *familyBatch) empty() bool {
+	return len(fb.writes) == 0 && len(fb.deletes) == 0 && len(fb.jumps) == 0
+}
+
+// text is the iptables-restore --noflush input, and for each input line the chain it
+// writes (to name the culprit of a rejected line). Declaring a chain creates or
+// flushes it; deleted chains are declared (flushed) first and removed last, after
+// every rule that referred to them is gone.
+func (fb *familyBatch) text() (string, map[int]string) {
+	var b strings.Builder
+	lineChain := map[int]string{}
+	n := 0
+	line := func(s, chain string) {
+		n++
+		b.WriteString(s)
+		b.WriteByte('\n')
+		if chain != "" {
+			lineChain[n] = chain
+		}
+	}
+	line("*filter", "")
+	for _, c := range fb.writes {
+		line(":"+c.Name+" - [0:0]", c.Name)
+	}
+	for _, name := range fb.deletes {
+		line(":"+name+" - [0:0]", "")
+	}
+	for _, c := range fb.writes {
+		for _, l := range c.Lines() {
+			line(l, c.Name)
+		}
+	}
+	for _, j := range fb.jumps {
+		line(j, "")
+	}
+	for _, name := range fb.deletes {
+		line("-X "+name, "")
+	}
+	line("COMMIT", "")
+	return b.String(), lineChain
+}
+
+// sync renders what is dirty and programs the difference. With kv (a resync) it
+// compares every desired chain with the kernel instead of with what it last wrote.
+func (d *Dataplane) sync(kv *kernelView) error {
+	if err := d.ensureBackend(); err != nil {
+		return err
+	}
+	if d.needFull {
+		var err error
+		if kv, err = d.readKernel(); err != nil {
+			return err
+		}
+		d.markAllDirty(kv)
+		d.cleanupOtherBackend()
+	}
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		touched := d.renderDirty()
+		b := d.plan(kv, touched)
+		err = d.execute(b, kv)
+		if err == nil {
+			d.needFull = false
+			d.resetDirty()
+			return nil
+		}
+		// Carry the touched names over to the next attempt: they are still to write.
+		if !d.quarantineCulprit(err) {
+			break
+		}
+		d.log.Warn("iptables rejected a policy; programming it as a drop", zap.Error(err))
+	}
+	d.stats.Failures++
+	return err
+}
+
+func (d *Dataplane) ensureBackend() error {
+	if d.bins != nil {
+		return nil
+	}
+	mode, why := d.wantMode, "configured"
+	if mode == ModeAuto {
+		var err error
+		if mode, why, err = detectMode(d.run, binariesFor(ModeLegacy), binariesFor(ModeNFT)); err != nil {
+			return fmt.Errorf("choosing the iptables backend: %w", err)
+		}
+	}
+	b := binariesFor(mode)
+	if _, real := d.run.(execRunner); real {
+		if err := b.probe(d.exec); err != nil {
+			return err
+		}
+	}
+	d.log.Info("iptables backend chosen", zap.String("mode", string(mode)), zap.String("why", why))
+	d.bins = &b
+	return nil
+}
+
+// readKernel reads our chains and jumps (both families) and our set names.
+func (d *Dataplane) readKernel() (*kernelView, error) {
+	kv := &kernelView{}
+	for _, fam := range Families {
+		out, err := d.run.Run("", d.bins.save[famIndex(fam)], "-t", "filter")
+		if err != nil {
+			return nil, fmt.Errorf("reading the IPv%d filter table: %w", fam, err)
+		}
+		kv.filter[famIndex(fam)] = parseFilterSave(out)
+	}
+	out, err := d.run.Run("", "ipset", "list", "-n")
+	if err != nil {
+		return nil, fmt.Errorf("listing ipsets: %w", err)
+	}
+	kv.sets = parseSetNames(out)
+	return kv, nil
+}
+
+// markAllDirty makes the next batch render everything and compare it with kv.
+func (d *Dataplane) markAllDirty(kv *kernelView) {
+	d.resetDirty()
+	for id := range d.sets {
+		d.dirty.sets[id] = true
+	}
+	for id := range d.policies {
+		d.dirty.policies[id] = true
+	}
+	for id := range d.profiles {
+		d.dirty.profiles[id] = true
+	}
+	for key := range d.endpoints {
+		d.dirty.endpoints[key] = true
+	}
+	d.dirty.base = true
+	d.haveSets = kv.sets
+}
+
+// touched names the chains rendered or dropped by renderDirty, per family.
+type touched [2]map[string]bool
+
+func (t *touched) add(names ...string) {
+	for i := range t {
+		if t[i] == nil {
+			t[i] = map[string]bool{}
+		}
+		for _, n := range names {
+			t[i][n] = true
+		}
+	}
+}
+
+// renderDirty renders every dirty object into want and returns the chain names
+// whose content may have changed. Objects that fail closed are logged.
+func (d *Dataplane) renderDirty() touched {
+	var t touched
+	t.add()
+	for id := range d.dirty.policies {
+		var chains [2][]*Chain
+		if p, ok := d.policies[id]; ok {
+			for _, fam := range Families {
+				chains[famIndex(fam)] = d.renderPolicy(p, fam)
+			}
+		}
+		d.replaceOwned(policyOwner(id), chains, &t)
+	}
+	for id := range d.dirty.profiles {
+		var chains [2][]*Chain
+		if p, ok := d.profiles[id]; ok {
+			for _, fam := range Families {
+				chains[famIndex(fam)] = d.renderProfile(p, fam)
+			}
+		}
+		d.replaceOwned(profileOwner(id), chains, &t)
+	}
+	for key := range d.dirty.endpoints {
+		var chains [2][]*Chain
+		if ep, ok := d.endpoints[key]; ok {
+			cs, err := RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt)
+			if err != nil {
+				d.log.Error("endpoint not programmed; its interface is dropped as unknown", zap.String("endpoint", key), zap.Error(err))
+			}
+			chains = [2][]*Chain{cs, cs}
+		}
+		d.replaceOwned(endpointOwner(key), chains, &t)
+	}
+	if len(d.dirty.endpoints) > 0 {
+		cs := DispatchChains(d.programmableEndpoints())
+		d.replaceOwned(dispatchOwner, [2][]*Chain{cs, cs}, &t)
+	}
+	if d.dirty.base {
+		d.replaceOwned(baseOwner, [2][]*Chain{BaseChains(IPv4, d.config, d.opt), BaseChains(IPv6, d.config, d.opt)}, &t)
+	}
+	return t
+}
+
+func (d *Dataplane) renderPolicy(p *dataplane.Policy, fam Family) []*Chain {
+	if err, bad := d.quarantine[policyOwner(p.ID)]; bad {
+		return quarantinedChains(PolicyChainName(p.ID, true), PolicyChainName(p.ID, false), err)
+	}
+	cs, err := RenderPolicy(p, fam, d.setInfo, d.opt)
+	if err != nil && fam == IPv4 {
+		d.log.Error("policy fails closed", zap.String("policy", p.ID.String()), zap.Error(err))
+	}
+	return cs
+}
+
+func (d *Dataplane) renderProfile(p *dataplane.Profile, fam Family) []*Chain {
+	if err, bad := d.quarantine[profileOwner(p.ID)]; bad {
+		return quarantinedChains(ProfileChainName(p.ID, true), ProfileChainName(p.ID, false), err)
+	}
+	cs, err := RenderProfile(p, fam, d.setInfo, d.opt)
+	if err != nil && fam == IPv4 {
+		d.log.Error("profile fails closed", zap.String("profile", p.ID), zap.Error(err))
+	}
+	return cs
+}
+
+func quarantinedChains(in, out string, err error) []*Chain {
+	r := []Rule{{Target: "-j DROP", Comment: "fail closed: rejected by iptables: " + err.Error()}}
+	return []*Chain{{Name: in, Rules: r}, {Name: out, Rules: r}}
+}
+
+// programmableEndpoints are the endpoints with chains, sorted by key (stable dispatch).
+func (d *Dataplane) programmableEndpoints() []*dataplane.Endpoint {
+	var eps []*dataplane.Endpoint
+	for _, key := range sortedKeys(d.endpoints) {
+		ep := d.endpoints[key]
+		if ep.Kind == dataplane.EndpointWorkload && validIface(ep.Iface) == nil {
+			eps = append(eps, ep)
+		}
+	}
+	return eps
+}
+
+// replaceOwned makes chains the owner's chains in want, dropping those it no longer has.
+func (d *Dataplane) replaceOwned(owner string, chains [2][]*Chain, t *touched) {
+	old := d.owner[owner]
+	for i := range d.want {
+		for _, name := range old {
+			delete(d.want[i], name)
+		}
+	}
+	t.add(old...)
+	var names []string
+	for i, cs := range chains {
+		for _, c := range cs {
+			d.want[i][c.Name] = c
+			t[i][c.Name] = true
+			if i == 0 {
+				names = append(names, c.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		delete(d.owner, owner)
+		return
+	}
+	d.owner[owner] = names
+}
+
+// plan diffs want against the kernel (kv) or against what we last wrote (touched
+// chains only) and fills a batch.
+func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
+	b := &batch{}
+	for _, fam := range Families {
+		i := famIndex(fam)
+		fb := &b.filter[i]
+		if kv != nil {
+			have := kv.filter[i].chains
+			for _, name := range sortedKeys(d.want[i]) {
+				if c := d.want[i][name]; !c.sameHashes(have[name]) || have[name] == nil {
+					fb.writes = append(fb.writes, c)
+				}
+			}
+			for _, name := range sortedKeys(have) {
+				if d.want[i][name] == nil {
+					fb.deletes = append(fb.deletes, name)
+				}
+			}
+			fb.jumps = kv.filter[i].jumpFixes()
+		} else {
+			for _, name := range sortedKeys(t[i]) {
+				c, have := d.want[i][name], d.have[i][name]
+				switch {
+				case c != nil && (have == nil || !c.sameHashes(have)):
+					fb.writes = append(fb.writes, c)
+				case c == nil && have != nil:
+					fb.deletes = append(fb.deletes, name)
+				}
+			}
+		}
+		b.stats.ChainsWritten += len(fb.writes)
+		b.stats.ChainsDeleted += len(fb.deletes)
+		b.stats.JumpsFixed += len(fb.jumps) // lines; 1 per jump when only inserting
+		for _, c := range fb.writes {
+			b.stats.RulesWritten += len(c.Rules)
+		}
+	}
+	d.planSets(b, kv)
+	return b
+}
+
+// planSets fills the ipset parts of the batch.
+func (d *Dataplane) planSets(b *batch, kv *kernelView) {
+	if kv != nil {
+		for _, name := range sortedKeys(kv.sets) {
+			if name[5] == 't' { // a temporary set left by an interrupted update
+				b.setsPre.WriteString("destroy " + name + "\n")
+			}
+		}
+	}
+	ids := sortedKeys(d.dirty.sets)
+	for _, id := range ids {
+		ms, ok := d.sets[id]
+		if !ok {
+			continue
+		}
+		for _, s := range RenderSet(ms.toIPSet(id)) {
+			writeSetReplace(&b.setsPre, s)
+			b.replacedSets = append(b.replacedSets, s.Name)
+			b.stats.SetsReplaced++
+		}
+	}
+	for _, id := range sortedKeys(d.dirty.deltas) {
+		ms, ok := d.sets[id]
+		if !ok || d.dirty.sets[id] {
+			continue
+		}
+		d.planDelta(b, id, ms)
+	}
+	for _, name := range d.setsToDestroy(ids, kv) {
+		b.setsPost.WriteString("destroy " + name + "\n")
+		b.destroyedSets = append(b.destroyedSets, name)
+		b.stats.SetsDestroyed++
+	}
+}
+
+// setsToDestroy: the sets of removed IDs that exist, and after a read-back every live
+// set of ours nobody wants.
+func (d *Dataplane) setsToDestroy(dirtyIDs []string, kv *kernelView) []string {
+	var out []string
+	if kv == nil {
+		for _, id := range dirtyIDs {
+			if _, ok := d.sets[id]; ok {
+				continue
+			}
+			for _, kind := range []dataplane.SetKind{dataplane.SetKindNets, dataplane.SetKindNamedPort} {
+				for _, fam := range Families {
+					if name := SetName(id, kind, fam); d.haveSets[name] {
+						out = append(out, name)
+					}
+				}
+			}
+		}
+		return out
+	}
+	wanted := map[string]bool{}
+	for id, ms := range d.sets {
+		for _, fam := range Families {
+			wanted[SetName(id, ms.kind, fam)] = true
+		}
+	}
+	for _, name := range sortedKeys(d.haveSets) {
+		if !wanted[name] && name[5] == '0' {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (d *Dataplane) planDelta(b *batch, id string, ms *memberSet) {
+	done := map[string]bool{}
+	for _, m := range d.dirty.deltas[id] {
+		present := ms.has(m)
+		for _, e := range memberEntries(ms.kind, m) {
+			name := SetName(id, ms.kind, e.fam)
+			key := name + " " + e.text
+			if done[key] {
+				continue
+			}
+			done[key] = true
+			switch {
+			case present:
+				b.setsPre.WriteString("add -exist " + key + "\n")
+				b.stats.EntryAdds++
+			case !ms.wantsEntry(m, e):
+				b.setsPre.WriteString("del -exist " + key + "\n")
+				b.stats.EntryDeletes++
+			}
+		}
+	}
+}
+
+// execute runs the batch: sets first, then each family's filter table, then set
+// removals. What succeeded is recorded even if a later step fails.
+func (d *Dataplane) execute(b *batch, kv *kernelView) error {
+	if b.setsPre.Len() > 0 {
+		b.stats.Commands++
+		if _, err := d.run.Run(b.setsPre.String(), "ipset", "restore"); err != nil {
+			return fmt.Errorf("updating ipsets: %w", err)
+		}
+		for _, name := range b.replacedSets {
+			d.haveSets[name] = true
+		}
+		// Done: a retry of this sync must not write them again.
+		d.dirty.sets, d.dirty.deltas = map[string]bool{}, map[string][]dataplane.SetMember{}
+		if kv != nil {
+			for name := range kv.sets {
+				if name[5] == 't' {
+					delete(kv.sets, name)
+				}
+			}
+		}
+	}
+	for _, fam := range Families {
+		i := famIndex(fam)
+		fb := &b.filter[i]
+		if kv != nil {
+			// From now on the kernel's chains are the reference.
+			d.have[i] = map[string][]string{}
+			for name, h := range kv.filter[i].chains {
+				d.have[i][name] = h
+			}
+		}
+		if fb.empty() {
+			continue
+		}
+		text, lineChain := fb.text()
+		b.stats.Commands++
+		if _, err := d.run.Run(text, d.bins.restore[i], "--noflush", "--wait"); err != nil {
+			return &restoreError{fam: fam, chain: culpritChain(err, lineChain), err: err}
+		}
+		for _, c := range fb.writes {
+			d.have[i][c.Name] = c.Hashes()
+		}
+		for _, name := range fb.deletes {
+			delete(d.have[i], name)
+		}
+		if kv != nil {
+			kv.filter[i] = &kernelFilter{chains: d.have[i], jumps: okJumps(), jumpTarget: okJumpTargets()}
+		}
+	}
+	if b.setsPost.Len() > 0 {
+		b.stats.Commands++
+		if _, err := d.run.Run(b.setsPost.String(), "ipset", "restore"); err != nil {
+			// Harmless to keep: retried by the next read-back.
+			d.log.Warn("destroying unused ipsets failed", zap.Error(err))
+		} else {
+			for _, name := range b.destroyedSets {
+				delete(d.haveSets, name)
+			}
+		}
+	}
+	if b.stats.Commands > 0 {
+		d.stats.Batches++
+		d.last = b.stats
+	}
+	return nil
+}
+
+func okJumps() map[string][]int {
+	m := map[string][]int{}
+	for _, j := range builtinJumps {
+		m[j.Builtin] = []int{1}
+	}
+	return m
+}
+
+func okJumpTargets() map[string]string {
+	m := map[string]string{}
+	for _, j := range builtinJumps {
+		m[j.Builtin] = j.Chain
+	}
+	return m
+}
+
+// restoreError is a rejected iptables-restore run, with the chain of the failing
+// line when the error names one.
+type restoreError struct {
+	fam   Family
+	chain string
+	err   error
+}
+
+func (e *restoreError) Error() string {
+	if e.chain != "" {
+		return fmt.Sprintf("ip%stables-restore rejected chain %s: %v", map[Family]string{IPv4: "", IPv6: "6"}[e.fam], e.chain, e.err)
+	}
+	return fmt.Sprintf("ip%stables-restore: %v", map[Family]string{IPv4: "", IPv6: "6"}[e.fam], e.err)
+}
+
+func (e *restoreError) Unwrap() error { return e.err }
+
+var (
+	lineRe  = regexp.MustCompile(`line (\d+)`)
+	chainRe = regexp.MustCompile(`rule in chain (\S+)`)
+)
+
+// culpritChain finds the chain a restore error points at: iptables-nft names it, both
+// name the input line.
+func culpritChain(err error, lineChain map[int]string) string {
+	msg := err.Error()
+	if m := chainRe.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	if m := lineRe.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return lineChain[n]
+	}
+	return ""
+}
+
+// quarantineCulprit puts the policy or profile owning the rejected chain into
+// quarantine (programmed as a drop) and reports whether a retry can help.
+func (d *Dataplane) quarantineCulprit(err error) bool {
+	var re *restoreError
+	if !errors.As(err, &re) || re.chain == "" {
+		return false
+	}
+	owners := make([]string, 0, len(d.owner))
+	for o := range d.owner {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	for _, o := range owners {
+		if !strings.HasPrefix(o, "policy ") && !strings.HasPrefix(o, "profile ") {
+			continue
+		}
+		for _, name := range d.owner[o] {
+			if name != re.chain {
+				continue
+			}
+			if _, already := d.quarantine[o]; already {
+				return false
+			}
+			d.quarantine[o] = fmt.Errorf("%s: %w", o, re.err)
+			d.markOwnerDirty(o)
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Dataplane) markOwnerDirty(owner string) {
+	for id := range d.policies {
+		if policyOwner(id) == owner {
+			d.dirty.policies[id] = true
+		}
+	}
+	for id := range d.profiles {
+		if profileOwner(id) == owner {
+			d.dirty.profiles[id] = true
+		}
+	}
+}
+
+// cleanupOtherBackend removes our chains and jumps from the backend we do not use (a
+// previous run may have used it). Failures are logged: they never block programming.
+func (d *Dataplane) cleanupOtherBackend() {
+	other := binariesFor(ModeNFT)
+	if d.bins.mode == ModeNFT {
+		other = binariesFor(ModeLegacy)
+	}
+	if _, real := d.run.(execRunner); real && !other.available() {
+		return
+	}
+	for _, fam := range Families {
+		i := famIndex(fam)
+		out, err := d.run.Run("", other.save[i]) // only tables that exist: creates none
+		if err != nil {
+			continue
+		}
+		k := parseFilterSave(out)
+		fb := familyBatch{}
+		for _, j := range builtinJumps {
+			at := k.jumps[j.Builtin]
+			for x := len(at) - 1; x >= 0; x-- {
+				fb.jumps = append(fb.jumps, "-D "+j.Builtin+" "+strconv.Itoa(at[x]))
+			}
+		}
+		fb.deletes = sortedKeys(k.chains)
+		if fb.empty() {
+			continue
+		}
+		text, _ := fb.text()
+		if _, err := d.run.Run(text, other.restore[i], "--noflush", "--wait"); err != nil {
+			d.log.Warn("removing our rules from the other iptables backend failed", zap.String("backend", string(other.mode)), zap.Error(err))
+			continue
+		}
+		d.log.Info("removed our rules from the other iptables backend", zap.String("backend", string(other.mode)), zap.Int("chains", len(fb.deletes)))
+	}
+}
