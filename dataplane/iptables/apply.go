@@ -102,8 +102,8 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 		sets: map[string]*memberSet{}, policies: map[dataplane.PolicyID]*dataplane.Policy{},
 		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
 		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
-		config:   dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
-		owner:    map[string][]string{}, haveSets: map[string]bool{},
+		config: dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
+		owner:  map[string][]string{}, haveSets: map[string]bool{},
 		needFull: true,
 	}
 	for i := range d.want {
