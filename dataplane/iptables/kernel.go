@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 
 	goipt "github.com/coreos/go-iptables/iptables"
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
 
@@ -185,4 +187,41 @@ func detectMode(r Runner, legacy, nft binaries) (Mode, string, error) {
 		return ModeLegacy, why + "; our rules are in legacy", nil
 	}
 	return ModeNFT, why + "; nft by default", nil
+}
+
+// cleanupOtherBackend removes our chains and jumps from the backend we do not use (a
+// previous run may have used it). Failures are logged: they never block programming.
+func (d *Dataplane) cleanupOtherBackend() {
+	other := binariesFor(ModeNFT)
+	if d.bins.mode == ModeNFT {
+		other = binariesFor(ModeLegacy)
+	}
+	if _, real := d.run.(execRunner); real && !other.available() {
+		return
+	}
+	for _, fam := range Families {
+		i := famIndex(fam)
+		out, err := d.run.Run("", other.save[i]) // only tables that exist: creates none
+		if err != nil {
+			continue
+		}
+		k := parseFilterSave(out)
+		fb := familyBatch{}
+		for _, j := range builtinJumps {
+			at := k.jumps[j.Builtin]
+			for x := len(at) - 1; x >= 0; x-- {
+				fb.jumps = append(fb.jumps, "-D "+j.Builtin+" "+strconv.Itoa(at[x]))
+			}
+		}
+		fb.deletes = sortedKeys(k.chains)
+		if fb.empty() {
+			continue
+		}
+		text, _ := fb.text()
+		if _, err := d.run.Run(text, other.restore[i], "--noflush", "--wait"); err != nil {
+			d.log.Warn("removing our rules from the other iptables backend failed", zap.String("backend", string(other.mode)), zap.Error(err))
+			continue
+		}
+		d.log.Info("removed our rules from the other iptables backend", zap.String("backend", string(other.mode)), zap.Int("chains", len(fb.deletes)))
+	}
 }

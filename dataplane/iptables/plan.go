@@ -1,11 +1,7 @@
 package iptables
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -248,11 +244,6 @@ func (d *Dataplane) renderProfile(p *dataplane.Profile, fam Family) []*Chain {
 		d.log.Error("profile fails closed", zap.String("profile", p.ID), zap.Error(err))
 	}
 	return cs
-}
-
-func quarantinedChains(in, out string, err error) []*Chain {
-	r := []Rule{{Target: "-j DROP", Comment: "fail closed: rejected by iptables: " + err.Error()}}
-	return []*Chain{{Name: in, Rules: r}, {Name: out, Rules: r}}
 }
 
 // programmableEndpoints are the endpoints with chains, sorted by key (stable dispatch).
@@ -507,121 +498,4 @@ func okJumpTargets() map[string]string {
 		m[j.Builtin] = j.Chain
 	}
 	return m
-}
-
-// restoreError is a rejected iptables-restore run, with the chain of the failing
-// line when the error names one.
-type restoreError struct {
-	fam   Family
-	chain string
-	err   error
-}
-
-func (e *restoreError) Error() string {
-	if e.chain != "" {
-		return fmt.Sprintf("ip%stables-restore rejected chain %s: %v", map[Family]string{IPv4: "", IPv6: "6"}[e.fam], e.chain, e.err)
-	}
-	return fmt.Sprintf("ip%stables-restore: %v", map[Family]string{IPv4: "", IPv6: "6"}[e.fam], e.err)
-}
-
-func (e *restoreError) Unwrap() error { return e.err }
-
-var (
-	lineRe  = regexp.MustCompile(`line (\d+)`)
-	chainRe = regexp.MustCompile(`rule in chain (\S+)`)
-)
-
-// culpritChain finds the chain a restore error points at: iptables-nft names it, both
-// name the input line.
-func culpritChain(err error, lineChain map[int]string) string {
-	msg := err.Error()
-	if m := chainRe.FindStringSubmatch(msg); m != nil {
-		return m[1]
-	}
-	if m := lineRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return lineChain[n]
-	}
-	return ""
-}
-
-// quarantineCulprit puts the policy or profile owning the rejected chain into
-// quarantine (programmed as a drop) and reports whether a retry can help.
-func (d *Dataplane) quarantineCulprit(err error) bool {
-	var re *restoreError
-	if !errors.As(err, &re) || re.chain == "" {
-		return false
-	}
-	owners := make([]string, 0, len(d.owner))
-	for o := range d.owner {
-		owners = append(owners, o)
-	}
-	sort.Strings(owners)
-	for _, o := range owners {
-		if !strings.HasPrefix(o, "policy ") && !strings.HasPrefix(o, "profile ") {
-			continue
-		}
-		for _, name := range d.owner[o] {
-			if name != re.chain {
-				continue
-			}
-			if _, already := d.quarantine[o]; already {
-				return false
-			}
-			d.quarantine[o] = fmt.Errorf("%s: %w", o, re.err)
-			d.markOwnerDirty(o)
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Dataplane) markOwnerDirty(owner string) {
-	for id := range d.policies {
-		if policyOwner(id) == owner {
-			d.dirty.policies[id] = true
-		}
-	}
-	for id := range d.profiles {
-		if profileOwner(id) == owner {
-			d.dirty.profiles[id] = true
-		}
-	}
-}
-
-// cleanupOtherBackend removes our chains and jumps from the backend we do not use (a
-// previous run may have used it). Failures are logged: they never block programming.
-func (d *Dataplane) cleanupOtherBackend() {
-	other := binariesFor(ModeNFT)
-	if d.bins.mode == ModeNFT {
-		other = binariesFor(ModeLegacy)
-	}
-	if _, real := d.run.(execRunner); real && !other.available() {
-		return
-	}
-	for _, fam := range Families {
-		i := famIndex(fam)
-		out, err := d.run.Run("", other.save[i]) // only tables that exist: creates none
-		if err != nil {
-			continue
-		}
-		k := parseFilterSave(out)
-		fb := familyBatch{}
-		for _, j := range builtinJumps {
-			at := k.jumps[j.Builtin]
-			for x := len(at) - 1; x >= 0; x-- {
-				fb.jumps = append(fb.jumps, "-D "+j.Builtin+" "+strconv.Itoa(at[x]))
-			}
-		}
-		fb.deletes = sortedKeys(k.chains)
-		if fb.empty() {
-			continue
-		}
-		text, _ := fb.text()
-		if _, err := d.run.Run(text, other.restore[i], "--noflush", "--wait"); err != nil {
-			d.log.Warn("removing our rules from the other iptables backend failed", zap.String("backend", string(other.mode)), zap.Error(err))
-			continue
-		}
-		d.log.Info("removed our rules from the other iptables backend", zap.String("backend", string(other.mode)), zap.Int("chains", len(fb.deletes)))
-	}
 }
