@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -187,3 +188,107 @@ func TestResyncRepairsDrift(t *testing.T) {
 }
 
 func prefix32(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }
+
+// TestRestartAdoptsRules: a new Dataplane (an agent restart) finds our chains by their
+// comments and rewrites none of them; traffic keeps its verdicts throughout.
+func TestRestartAdoptsRules(t *testing.T) {
+	forEachMode(t, func(t *testing.T, mode Mode) {
+		n := newNode(t, mode)
+		objs := backendtest.UpdatesOf(backendtest.AllowFromSetState()...)
+		n.Apply(t, backendtest.AllowFromSetState()...)
+		before := n.save(t, mode, IPv4)
+		restarted := newDataplane(t, n.NS, mode)
+		if err := restarted.Apply(objs); err != nil {
+			t.Fatal(err)
+		}
+		if last := restarted.LastBatch(); last.ChainsWritten != 0 || last.ChainsDeleted != 0 || last.JumpsFixed != 0 {
+			t.Errorf("restart batch %+v: want no chain written or deleted", last)
+		}
+		if after := n.save(t, mode, IPv4); stripSaveComments(after) != stripSaveComments(before) {
+			t.Errorf("restart changed the table:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		n.Check(t, probe{From: "c", Proto: "tcp", Dst: addrB, Port: 8080}, probe{From: "a", Proto: "tcp", Dst: addrB, Port: 8080, Allowed: true})
+		// A restart with a changed policy rewrites that policy's chains only.
+		objs2 := backendtest.AllowFromSetState()
+		p := objs2[1].(*dataplane.Policy)
+		p.Inbound[0].Destination.Ports[0] = dataplane.PortRange{First: 9090, Last: 9090}
+		third := newDataplane(t, n.NS, mode)
+		if err := third.Apply(backendtest.UpdatesOf(objs2...)); err != nil {
+			t.Fatal(err)
+		}
+		if last := third.LastBatch(); last.ChainsWritten != 2 { // IPv4 and IPv6 cali-pi-...
+			t.Errorf("restart with one changed policy: %+v, want its inbound chain written in both families", last)
+		}
+		n.Check(t, probe{From: "a", Proto: "tcp", Dst: addrB, Port: 9090, Allowed: true}, probe{From: "a", Proto: "tcp", Dst: addrB, Port: 8080})
+	})
+}
+
+// stripSaveComments drops iptables-save's timestamp lines.
+func stripSaveComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func requireBothModes(t *testing.T) {
+	if modes := installedModes(t); len(modes) < 2 {
+		t.Skipf("needs both iptables-legacy and iptables-nft; installed: %v", modes)
+	}
+}
+
+// TestSwitchingBackendCleansUp: programming with one backend removes our chains and
+// jumps left in the other one, and nothing else there.
+func TestSwitchingBackendCleansUp(t *testing.T) {
+	requireBothModes(t)
+	n := newNode(t, ModeLegacy)
+	n.iptables(t, ModeLegacy, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP")
+	n.Apply(t, backendtest.AllowFromSetState()...)
+	if !strings.Contains(n.save(t, ModeLegacy, IPv4), ChainForward) {
+		t.Fatal("legacy has no chains of ours to start with")
+	}
+	nft := newDataplane(t, n.NS, ModeNFT)
+	if err := nft.Apply(backendtest.UpdatesOf(backendtest.AllowFromSetState()...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range Families {
+		legacy := n.save(t, ModeLegacy, fam)
+		if strings.Contains(legacy, ChainPrefix) || strings.Contains(legacy, CommentPrefix) {
+			t.Errorf("IPv%d legacy still has our rules:\n%s", fam, legacy)
+		}
+	}
+	if !strings.Contains(n.save(t, ModeLegacy, IPv4), "--dport 2222 -j DROP") {
+		t.Error("the user's legacy rule was removed")
+	}
+	n.Check(t, probe{From: "c", Proto: "tcp", Dst: addrB, Port: 8080}, probe{From: "a", Proto: "tcp", Dst: addrB, Port: 8080, Allowed: true})
+}
+
+// TestDetectsHostBackend: with no configured mode the Dataplane follows the backend
+// holding the host's rules.
+func TestDetectsHostBackend(t *testing.T) {
+	requireBothModes(t)
+	for _, host := range []Mode{ModeLegacy, ModeNFT} {
+		t.Run(string(host), func(t *testing.T) {
+			ns := netnstest.New(t, "detect")
+			for i := 0; i < 3; i++ {
+				ns.MustRun(t, "iptables-"+string(host), "-A", "INPUT", "-s", fmt.Sprintf("192.0.2.%d", i), "-j", "ACCEPT")
+			}
+			dp, err := New(zaptest.NewLogger(t), WithNetNS(ns.Path()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := dp.Apply([]dataplane.Update{{InSync: true}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := dp.Stats().Mode; got != host {
+				t.Errorf("detected %q, want %q", got, host)
+			}
+			if out := ns.MustRun(t, binariesFor(host).save[0], "-t", "filter"); !strings.Contains(out, JumpComment) {
+				t.Errorf("our jumps are not in the host's backend:\n%s", out)
+			}
+		})
+	}
+}

@@ -214,7 +214,7 @@ func (d *Dataplane) renderDirty() touched {
 		}
 		d.replaceOwned(endpointOwner(key), chains, &t)
 	}
-	if len(d.dirty.endpoints) > 0 {
+	if len(d.dirty.endpoints) > 0 || d.dirty.base { // base: a full sync, maybe with no endpoint
 		cs := DispatchChains(d.programmableEndpoints())
 		d.replaceOwned(dispatchOwner, [2][]*Chain{cs, cs}, &t)
 	}

@@ -319,3 +319,33 @@ COMMIT
 		t.Errorf("jump fixes (-want +got):\n%s", diff)
 	}
 }
+
+func TestCulpritChain(t *testing.T) {
+	lines := map[int]string{9: "cali-pi-x", 23: "cali-po-y"}
+	for _, tc := range []struct{ msg, want string }{
+		{"iptables-restore v1.8.9 (legacy): Couldn't load target `foo'\n\nError occurred at line: 9", "cali-pi-x"},
+		{"iptables-nft-restore v1.8.9 (nf_tables): line 6: RULE_APPEND failed (Invalid argument): rule in chain cali-z", "cali-z"},
+		{"iptables-restore: line 23 failed", "cali-po-y"},
+		{"iptables-restore: line 2 failed", ""},
+		{"exit status 4: lock held", ""},
+	} {
+		if got := culpritChain(errors.New(tc.msg), lines); got != tc.want {
+			t.Errorf("culpritChain(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}
+
+// TestEmptyStateStillHasDispatchChains: InSync with no endpoint at all must program
+// the dispatch chains the base chains jump to (every cali* interface is dropped).
+func TestEmptyStateStillHasDispatchChains(t *testing.T) {
+	dp, f := newFake(t)
+	if err := dp.Apply([]dataplane.Update{{InSync: true}}); err != nil {
+		t.Fatal(err)
+	}
+	v4 := f.restores()[0].stdin
+	for _, want := range []string{":" + ChainFromWorkload + " ", ":" + ChainToWorkload + " ", "unknown workload interface\" -j DROP"} {
+		if !strings.Contains(v4, want) {
+			t.Errorf("empty state lacks %q:\n%s", want, v4)
+		}
+	}
+}

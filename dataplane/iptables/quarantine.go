@@ -32,7 +32,7 @@ func (e *restoreError) Error() string {
 func (e *restoreError) Unwrap() error { return e.err }
 
 var (
-	lineRe  = regexp.MustCompile(`line (\d+)`)
+	lineRe  = regexp.MustCompile(`line:? (\d+)`)
 	chainRe = regexp.MustCompile(`rule in chain (\S+)`)
 )
 
