@@ -32,6 +32,7 @@ import (
 	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/routing/autodetect"
 	"github.com/palisadenet/palisade/routing/bgp"
+	"github.com/palisadenet/palisade/routing/ipam"
 	"github.com/palisadenet/palisade/routing/router"
 	"github.com/palisadenet/palisade/routing/routes"
 )
@@ -56,6 +57,9 @@ type Agent struct {
 	view     *routingView
 
 	local   routes.LocalNode
+	netlink *netlink.Handle
+	ipam    *ipam.Allocator
+	vtep    netip.Addr // this node's VXLAN tunnel address once set up
 	router  *router.Router
 	speaker *bgp.Speaker
 	// advertised is what the speaker was last told to announce.
@@ -196,6 +200,10 @@ func (a *Agent) startRouting(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("detecting the node address (IP=%s, IP_AUTODETECTION_METHOD=%s): %w", a.cfg.IP, a.cfg.IPAutodetectionMethod, err)
 	}
+	a.netlink = h
+	if err := a.openIPAM(ctx); err != nil {
+		return err
+	}
 	a.local = routes.LocalNode{Name: a.cfg.NodeName, Address: addr.Address, Interface: addr.Interface}
 	a.log.Info("node address", zap.Stringer("address", addr.Address), zap.String("interface", addr.Interface))
 	if err := a.store.publishNode(ctx, map[string]string{AnnotationIPv4Address: addr.Address.String()}); err != nil {
@@ -249,6 +257,10 @@ func (a *Agent) updateRouting(ctx context.Context) {
 	for _, p := range problems {
 		a.metrics.errors.WithLabelValues("routing").Inc()
 		a.log.Warn("routing input ignored", zap.String("problem", p))
+	}
+	if err := a.ensureVXLAN(ctx); err != nil {
+		a.metrics.errors.WithLabelValues("routing").Inc()
+		a.log.Error("VXLAN tunnel endpoint not ready; VXLAN routes wait for it", zap.Error(err))
 	}
 	a.router.SetInput(in)
 	if a.speaker == nil {

@@ -44,6 +44,10 @@ type Config struct {
 	// StatusSocket is the Unix socket `palisadectl node status` reads.
 	StatusSocket string
 
+	// poolEnv reads the CALICO_IPV4POOL_* / CALICO_IPV6POOL_* / NO_DEFAULT_POOLS
+	// variables captured at start, for the default pools.
+	poolEnv func(string) string
+
 	FirewallResync time.Duration // FELIX_IPTABLESREFRESHINTERVAL (seconds)
 	RouteResync    time.Duration // FELIX_ROUTEREFRESHINTERVAL (seconds)
 }
@@ -144,6 +148,14 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (Config, []stri
 		FirewallResync:        seconds("FELIX_IPTABLESREFRESHINTERVAL", 10*time.Second),
 		RouteResync:           seconds("FELIX_ROUTEREFRESHINTERVAL", 90*time.Second),
 	}
+	poolVars := map[string]string{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "CALICO_IPV4POOL_") || strings.HasPrefix(name, "CALICO_IPV6POOL_") || name == "NO_DEFAULT_POOLS" {
+			poolVars[name] = value
+		}
+	}
+	c.poolEnv = func(name string) string { return poolVars[name] }
 	if c.NodeName == "" {
 		if h, err := os.Hostname(); err == nil {
 			c.NodeName = strings.ToLower(h)

@@ -49,7 +49,7 @@ type cluster struct {
 	dsDir   string // the file datastore every agent watches
 	nodes   []*node
 	pods    []*pod
-	verbose bool
+	vxlan   bool // VXLAN Always and no BGP, instead of native routing over BGP
 }
 
 func run(args ...string) (string, error) {
@@ -127,8 +127,13 @@ func (c *cluster) buildNetwork() error {
 }
 
 // writeDatastore lays out the manifests every agent reads: the namespace and the
-// IP pool (native routing: the nodes share a LAN, as many bare-metal clusters do).
+// IP pool (native routing by default: the nodes share a LAN, as many bare-metal
+// clusters do; or VXLAN Always).
 func (c *cluster) writeDatastore() error {
+	vxlanMode := "Never"
+	if c.vxlan {
+		vxlanMode = "Always"
+	}
 	files := map[string]string{
 		"namespaces.yaml": `apiVersion: v1
 kind: Namespace
@@ -143,7 +148,7 @@ spec:
   cidr: 192.168.0.0/16
   blockSize: 26
   ipipMode: Never
-  vxlanMode: Never
+  vxlanMode: ` + vxlanMode + `
   natOutgoing: true
   nodeSelector: all()
 `,
@@ -168,6 +173,9 @@ func (c *cluster) startAgent(n *node) error {
 		"NODENAME="+n.name, "DATASTORE_TYPE=file", "DATASTORE_DIR="+c.dsDir,
 		"IP="+n.address.String(), "PALISADE_STATUS_SOCKET="+n.socket,
 		"FELIX_IPTABLESREFRESHINTERVAL=10", "FELIX_ROUTEREFRESHINTERVAL=30")
+	if c.vxlan {
+		cmd.Env = append(cmd.Env, "CALICO_NETWORKING_BACKEND=vxlan")
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -31,8 +31,14 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("building %s: %v\n%s", pkg, err, out)
 		}
 	}
+	for _, networking := range []string{"bgp", "vxlan"} {
+		t.Run(networking, func(t *testing.T) { checkDemo(t, bin, networking) })
+	}
+}
+
+func checkDemo(t *testing.T, bin, networking string) {
 	cmd := exec.Command(filepath.Join(bin, "palisade-demo"), "--bin", bin, "--policy", "allow-tcp-6379.yaml",
-		"--work", filepath.Join(t.TempDir(), "work"))
+		"--work", filepath.Join(t.TempDir(), "work"), "--networking", networking)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	t.Logf("demo output:\n%s", text)
@@ -54,8 +60,18 @@ func TestDemo(t *testing.T) {
 			t.Errorf("row %q with the policy is not as expected", row)
 		}
 	}
-	if !strings.Contains(text, "| node-to-node mesh | up    |") {
-		t.Errorf("node status does not show an established mesh session")
+	switch networking {
+	case "bgp":
+		if !strings.Contains(text, "| node-to-node mesh | up    |") {
+			t.Errorf("node status does not show an established mesh session")
+		}
+		if !regexp.MustCompile(`192\.168\.\d+\.\d+/26 via 10\.213\.0\.12 dev eth0 proto 80`).MatchString(text) {
+			t.Errorf("node1 has no BGP-learned native route to node2's block")
+		}
+	case "vxlan":
+		if !regexp.MustCompile(`192\.168\.\d+\.\d+/26 via 192\.168\.\d+\.\d+ dev vxlan\.calico proto 80 onlink`).MatchString(text) {
+			t.Errorf("node1 has no VXLAN route to node2's block")
+		}
 	}
 	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), nsPrefix) {
 		t.Errorf("the demo left namespaces behind:\n%s", out)

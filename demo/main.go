@@ -29,6 +29,7 @@ func main() {
 	work := flag.String("work", "/tmp/palisade-demo", "working directory (datastore, logs)")
 	keep := flag.Bool("keep", false, "leave the cluster running (clean up later with --cleanup)")
 	cleanupOnly := flag.Bool("cleanup", false, "only remove what a previous run left behind")
+	encap := flag.String("networking", "bgp", "bgp: native routes learned over BGP; vxlan: VXLAN tunnels, no BGP")
 	flag.Parse()
 
 	if os.Geteuid() != 0 {
@@ -45,7 +46,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *encap != "bgp" && *encap != "vxlan" {
+		fail(fmt.Errorf("--networking must be bgp or vxlan, not %q", *encap))
+	}
 	c, err := newCluster(*bin, *work)
+	c.vxlan = *encap == "vxlan"
 	if err != nil {
 		fail(err)
 	}
@@ -131,7 +136,11 @@ func (c *cluster) run(ctx context.Context, policyFile string) (bool, error) {
 	if err := c.writeDatastore(); err != nil {
 		return false, err
 	}
-	step("Starting palisade-node on each node (file datastore %s, nftables, BGP)", c.dsDir)
+	mode := "nftables, BGP"
+	if c.vxlan {
+		mode = "nftables, VXLAN without BGP"
+	}
+	step("Starting palisade-node on each node (file datastore %s, %s)", c.dsDir, mode)
 	for _, n := range c.nodes {
 		if err := c.startAgent(n); err != nil {
 			return false, err
@@ -149,9 +158,11 @@ func (c *cluster) run(ctx context.Context, policyFile string) (bool, error) {
 		}
 		step("  %-9s %-16s on %s", p.name, p.ip, p.node.name)
 	}
-	step("Waiting for BGP sessions and routes between the nodes")
-	if err := c.waitForMesh(ctx, 60*time.Second); err != nil {
-		return false, err
+	if !c.vxlan {
+		step("Waiting for BGP sessions and routes between the nodes")
+		if err := c.waitForMesh(ctx, 60*time.Second); err != nil {
+			return false, err
+		}
 	}
 	step("Waiting for every pod to reach every other (no policy yet)")
 	if err := c.waitForMatrix(ctx, 30*time.Second); err != nil {
