@@ -163,7 +163,7 @@ func (p printer) writeKindTable(w io.Writer, kind *client.Kind, objs []runtime.O
 		cols = tableColumns[kind.Kind].wide
 	}
 	withNS := kind.Namespaced && p.allNamespaces
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	tw := newTable(w)
 	var header []string
 	if withNS {
 		header = append(header, "NAMESPACE")
@@ -189,7 +189,7 @@ func (p printer) writeKindTable(w io.Writer, kind *client.Kind, objs []runtime.O
 }
 
 func (p printer) printCustom(w io.Writer, objs []runtime.Object) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	tw := newTable(w)
 	headers := make([]string, len(p.format.columns))
 	for i, c := range p.format.columns {
 		headers[i] = c.header
@@ -218,4 +218,36 @@ func (p printer) printCustom(w io.Writer, objs []runtime.Object) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// table aligns tab-separated cells with three spaces between columns (calicoctl's
+// layout) and trims the padding an empty last cell would leave.
+type table struct {
+	out io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
+
+func newTable(w io.Writer) *table {
+	t := &table{out: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 8, 3, ' ', 0)
+	return t
+}
+
+func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
+
+// Flush writes the aligned table.
+func (t *table) Flush() error {
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(t.out, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -26,13 +26,20 @@ func checkGolden(t *testing.T, name, got string) {
 		}
 		return
 	}
-	want, err := os.ReadFile(path)
+	want := readGolden(t, name)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, diff)
+	}
+}
+
+// readGolden returns testdata/golden/<name>.
+func readGolden(t *testing.T, name string) string {
+	t.Helper()
+	want, err := os.ReadFile(filepath.Join("testdata", "golden", name))
 	if err != nil {
 		t.Fatalf("reading golden file (run with -update to create it): %v", err)
 	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got):\n%s", path, diff)
-	}
+	return string(want)
 }
 
 func run(args ...string) (code int, stdout, stderr string) {

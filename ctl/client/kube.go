@@ -277,7 +277,7 @@ func fromUnstructured(u *unstructured.Unstructured) (runtime.Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
-		return obj, nil
+		return stripManaged(obj), nil
 	}
 	obj := v3.New(u.GetKind())
 	if obj == nil {
@@ -291,7 +291,7 @@ func fromUnstructured(u *unstructured.Unstructured) (runtime.Object, error) {
 		return nil, fmt.Errorf("decoding %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(v3.SchemeGroupVersion.WithKind(u.GetKind()))
-	return obj, nil
+	return stripManaged(obj), nil
 }
 
 // PolicyObjects implements Client.
@@ -382,3 +382,12 @@ func (k *Kubernetes) ClusterInfo(ctx context.Context) (ClusterInfo, error) {
 func (k *Kubernetes) Warnings() []string { return nil }
 
 var _ Client = (*Kubernetes)(nil)
+
+// stripManaged drops managedFields: bookkeeping of server-side apply that users do not
+// write and kubectl hides too.
+func stripManaged(obj runtime.Object) runtime.Object {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	return obj
+}

@@ -158,7 +158,7 @@ func checkSelectors(obj runtime.Object) []FieldError {
 			continue
 		}
 		if _, err := selector.Parse(fields[p]); err != nil {
-			out = append(out, FieldError{Path: p, Err: fmt.Errorf("invalid selector %q: %v", fields[p], err)})
+			out = append(out, FieldError{Path: p, Err: err})
 		}
 	}
 	return out
