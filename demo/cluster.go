@@ -44,12 +44,12 @@ type pod struct {
 
 // cluster is the demo's world and where its files live.
 type cluster struct {
-	bin     string // directory holding palisade-node and palisade-cni
-	work    string
-	dsDir   string // the file datastore every agent watches
-	nodes   []*node
-	pods    []*pod
-	vxlan   bool // VXLAN Always and no BGP, instead of native routing over BGP
+	bin   string // directory holding palisade-node and palisade-cni
+	work  string
+	dsDir string // the file datastore every agent watches
+	nodes []*node
+	pods  []*pod
+	vxlan bool // VXLAN Always and no BGP, instead of native routing over BGP
 }
 
 func run(args ...string) (string, error) {
