@@ -26,6 +26,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/palisadenet/palisade/calc"
 	"github.com/palisadenet/palisade/calc/datastore"
@@ -291,10 +292,23 @@ func (a *Agent) updateRouting(ctx context.Context) {
 	}
 }
 
-// readSecret would resolve BGPPeer passwords from Secrets; the agent does not read
-// Secrets yet, so a peer that needs one is reported and skipped.
+// readSecret resolves a BGPPeer password from a Secret in the agent's namespace (the
+// Kubernetes datastore only; the file datastore has no secrets).
 func (a *Agent) readSecret(name, key string) (string, error) {
-	return "", fmt.Errorf("reading Secret %s key %s: secrets are not supported yet", name, key)
+	if a.store.client == nil {
+		return "", fmt.Errorf("reading Secret %s key %s: the %s datastore has no secrets", name, key, a.cfg.DatastoreType)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sec, err := a.store.client.CoreV1().Secrets(a.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading Secret %s/%s: %w", a.cfg.Namespace, name, err)
+	}
+	v, ok := sec.Data[key]
+	if !ok {
+		return "", fmt.Errorf("Secret %s/%s has no key %q", a.cfg.Namespace, name, key)
+	}
+	return string(v), nil
 }
 
 // refreshBGPStatus updates readiness and the session gauge.

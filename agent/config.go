@@ -22,6 +22,9 @@ type Config struct {
 	DatastoreDir string
 	// Kubeconfig is used with the kubernetes datastore; empty means in-cluster.
 	Kubeconfig string
+	// Namespace is where the agent runs and reads BGP password Secrets from
+	// (POD_NAMESPACE, default kube-system).
+	Namespace string
 	// CalicoAPIGroup forces "projectcalico.org" or "crd.projectcalico.org" (CALICO_API_GROUP).
 	CalicoAPIGroup string
 
@@ -140,6 +143,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (Config, []stri
 		DatastoreType:         oneOf("DATASTORE_TYPE", "kubernetes", "kubernetes", "file"),
 		DatastoreDir:          getenv("DATASTORE_DIR"),
 		Kubeconfig:            firstNonEmpty(getenv("KUBECONFIG"), getenv("CALICO_KUBECONFIG")),
+		Namespace:             firstNonEmpty(getenv("POD_NAMESPACE"), "kube-system"),
 		CalicoAPIGroup:        oneOf("CALICO_API_GROUP", "", "projectcalico.org", "crd.projectcalico.org"),
 		IP:                    firstNonEmpty(getenv("IP"), "autodetect"),
 		IPAutodetectionMethod: getenv("IP_AUTODETECTION_METHOD"),
