@@ -45,6 +45,8 @@ type Datastore interface {
 
 // Plumber creates and removes the pod's interfaces; dataplane/workload is the real one.
 type Plumber interface {
+	// PodIfaceExists fails when netnsPath is not a network namespace.
+	PodIfaceExists(netnsPath, podIface string) (bool, error)
 	Setup(spec workload.Spec) (workload.Result, error)
 	Teardown(netnsPath, podIface, hostIface string) error
 	Verify(spec workload.Spec) error
@@ -52,6 +54,11 @@ type Plumber interface {
 
 // KernelPlumber is the Plumber that changes the kernel.
 type KernelPlumber struct{}
+
+// PodIfaceExists calls workload.PodIfaceExists.
+func (KernelPlumber) PodIfaceExists(netnsPath, podIface string) (bool, error) {
+	return workload.PodIfaceExists(netnsPath, podIface)
+}
 
 // Setup calls workload.Setup.
 func (KernelPlumber) Setup(spec workload.Spec) (workload.Result, error) { return workload.Setup(spec) }

@@ -30,6 +30,10 @@ import (
 // plugin's API connections stay in the test's own namespace, where the apiserver is.
 type nodePlumber struct{ node *netnstest.NS }
 
+func (p nodePlumber) PodIfaceExists(netns, iface string) (exists bool, err error) {
+	err = p.node.Do(func() error { exists, err = workload.PodIfaceExists(netns, iface); return err })
+	return exists, err
+}
 func (p nodePlumber) Setup(s workload.Spec) (res workload.Result, err error) {
 	err = p.node.Do(func() error { res, err = workload.Setup(s); return err })
 	return res, err

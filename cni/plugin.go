@@ -14,7 +14,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
-	"github.com/containernetworking/plugins/pkg/ns"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -102,7 +101,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	if err := checkNetNS(args.Netns); err != nil {
+	if err := p.checkPodNS(args); err != nil {
 		return err
 	}
 	if err := p.openDatastore(inv); err != nil {
@@ -180,14 +179,18 @@ func (p *Plugin) assignRequest(inv *invocation, args *skel.CmdArgs, pod PodRef) 
 	return req, nil
 }
 
-// checkNetNS rejects a CNI_NETNS that is not a network namespace before anything is
-// assigned.
-func checkNetNS(path string) error {
-	n, err := ns.GetNS(path)
+// checkPodNS rejects, before anything is assigned, a CNI_NETNS that is not a network
+// namespace and a pod interface that exists already: a repeated ADD must not take a
+// second address under the same handle and then, failing, release the first.
+func (p *Plugin) checkPodNS(args *skel.CmdArgs) error {
+	exists, err := p.Plumber.PodIfaceExists(args.Netns, args.IfName)
 	if err != nil {
-		return types.NewError(types.ErrInvalidNetNS, fmt.Sprintf("CNI_NETNS %q: %v", path, err), "pass the path of the pod's network namespace, e.g. /var/run/netns/<name>")
+		return types.NewError(types.ErrInvalidNetNS, fmt.Sprintf("CNI_NETNS %q: %v", args.Netns, err), "pass the path of the pod's network namespace, e.g. /var/run/netns/<name>")
 	}
-	return n.Close()
+	if exists {
+		return types.NewError(ErrDataplane, fmt.Sprintf("interface %s already exists in %s: DEL the earlier attachment first", args.IfName, args.Netns), "")
+	}
+	return nil
 }
 
 // Del detaches a pod. It succeeds when the container, the namespace or the

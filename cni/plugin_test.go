@@ -89,6 +89,18 @@ type fakePlumber struct {
 	removed  []string
 }
 
+func (f *fakePlumber) PodIfaceExists(netns, _ string) (bool, error) {
+	if !strings.HasPrefix(netns, "/proc/") {
+		return false, errors.New("not a network namespace")
+	}
+	for _, s := range f.up {
+		if s.NetNSPath == netns {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (f *fakePlumber) Setup(s workload.Spec) (workload.Result, error) {
 	if f.setupErr != nil {
 		return workload.Result{}, f.setupErr
@@ -164,6 +176,13 @@ func TestAddDelLifecycle(t *testing.T) {
 	}
 	if ds.recorded[AnnotationPodIP] != "10.0.0.1/32" {
 		t.Errorf("recorded annotations %v", ds.recorded)
+	}
+	// A repeated ADD is refused before IPAM and leaves the first attachment alone.
+	if err := p.Add(cmdArgs(testConf, "c1")); err == nil || cniCode(t, err) != ErrDataplane || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second ADD = %v, want code %d already exists", err, ErrDataplane)
+	}
+	if len(ds.requests) != 1 || len(ds.held["k8s-pod-network.c1"]) != 1 || len(pl.up) != 1 {
+		t.Errorf("second ADD changed state: %d requests, held %v, up %v", len(ds.requests), ds.held, pl.up)
 	}
 
 	prev := strings.TrimSuffix(testConf, "}") + `,"prevResult":` + out.String() + `}`

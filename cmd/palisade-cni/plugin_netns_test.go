@@ -355,20 +355,34 @@ func TestBadInputReturnsCNIErrorsAndChangesNothing(t *testing.T) {
 	}
 }
 
-func TestFailureAfterAssignmentLeaksNothing(t *testing.T) {
+func TestOccupiedPodInterfaceChangesNothing(t *testing.T) {
 	e := newEnv(t)
+	// A repeated ADD for a running pod is refused and leaves the pod working.
+	podA := netnstest.New(t, "pa")
+	resA, _ := e.add(podA, "pod-a", "cid-a")
+	code, msg := e.cniError("second ADD", e.run(call{"ADD", "cid-a", podA.Path(), "pod-a", e.conf("")}))
+	if code != 103 || !strings.Contains(msg, "eth0 already exists") {
+		t.Errorf("second ADD: %d %q, want 103 eth0 already exists", code, msg)
+	}
+	if held := e.allocations(); held["k8s-pod-network.cid-a"] != 2 || len(held) != 1 {
+		t.Errorf("allocations after the refused ADD = %v, want cid-a's two only", held)
+	}
+	if err := podA.Ping(nodeAddr, 2*time.Second); err != nil {
+		t.Errorf("pod-a lost connectivity after the refused ADD (%s): %v", resA.IPs[0].Address, err)
+	}
+
+	// A foreign eth0 in a fresh pod: nothing assigned, nothing created.
 	pod := netnstest.New(t, "p")
-	// An eth0 already in the pod namespace makes the plumbing fail after IPAM assigned.
 	pod.MustRun(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "squat0")
-	code, msg := e.cniError("ADD into an occupied eth0", e.run(call{"ADD", "cid-1", pod.Path(), "pod-a", e.conf("")}))
+	code, msg = e.cniError("ADD into an occupied eth0", e.run(call{"ADD", "cid-1", pod.Path(), "pod-x", e.conf("")}))
 	if code != 103 || !strings.Contains(msg, "already exists") {
 		t.Errorf("error %d %q, want 103 already exists", code, msg)
 	}
-	if held := e.allocations(); len(held) != 0 {
+	if held := e.allocations(); held["k8s-pod-network.cid-1"] != 0 {
 		t.Errorf("allocations after the failed ADD: %v", held)
 	}
-	if links := e.caliLinks(); links != "" {
-		t.Errorf("host interfaces after the failed ADD: %s", links)
+	if links := e.caliLinks(); strings.Contains(links, ifacename.Workload("default", "pod-x")) {
+		t.Errorf("host interface of pod-x after the failed ADD: %s", links)
 	}
 }
 

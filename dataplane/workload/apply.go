@@ -276,3 +276,26 @@ func ifaceOf(l netlink.Link) Interface {
 	a := l.Attrs()
 	return Interface{Name: a.Name, MAC: a.HardwareAddr, Index: a.Index, MTU: a.MTU}
 }
+
+// PodIfaceExists says whether the pod namespace already has an interface named
+// podIface. An error means the namespace cannot be opened (not a namespace, gone).
+func PodIfaceExists(netnsPath, podIface string) (bool, error) {
+	podNS, err := ns.GetNS(netnsPath)
+	if err != nil {
+		return false, fmt.Errorf("opening pod network namespace %s: %w", netnsPath, err)
+	}
+	defer podNS.Close()
+	exists := false
+	err = podNS.Do(func(ns.NetNS) error {
+		_, lerr := netlink.LinkByName(podIface)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case lerr == nil:
+			exists = true
+		case !errors.As(lerr, &nf):
+			return fmt.Errorf("looking up %s: %w", podIface, lerr)
+		}
+		return nil
+	})
+	return exists, err
+}
