@@ -196,7 +196,8 @@ type Update struct {
 	EndpointUpdate *Endpoint
 	EndpointRemove string
 	ConfigUpdate   *Config
-	InSync         bool // the initial snapshot is complete
+	NATUpdate      *NATOutgoing // replace the node's outgoing NAT (nat.go)
+	InSync         bool         // the initial snapshot is complete
 }
 
 // SetDelta adds and removes members of an existing set.

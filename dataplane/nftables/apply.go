@@ -54,6 +54,7 @@ type Dataplane struct {
 	profiles  map[string]*dataplane.Profile
 	endpoints map[string]*dataplane.Endpoint
 	config    dataplane.Config
+	nat       *dataplane.NATOutgoing
 	setUsers  map[string]map[dataplane.PolicyID]struct{} // set ID -> policies using it
 	// quarantine holds policies and profiles (by owner key) whose chains the kernel
 	// rejected, with the error; they are programmed as a single drop.
@@ -265,6 +266,9 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 		d.dirty.endpoints[u.EndpointRemove] = true
 	case u.ConfigUpdate != nil:
 		d.config = *u.ConfigUpdate
+		d.dirty.base = true
+	case u.NATUpdate != nil:
+		d.nat = u.NATUpdate
 		d.dirty.base = true
 	case u.InSync:
 		d.inSync = true

@@ -15,8 +15,11 @@ type Table struct {
 
 // Hook attaches a base chain to a netfilter hook.
 type Hook struct {
-	Name     string // "forward", "input", "output"
-	Priority int32  // relative to filter (0)
+	Name string // "forward", "input", "output", "postrouting"
+	// NAT makes it a nat chain (type nat) with Priority relative to srcnat (100);
+	// otherwise it is a filter chain with Priority relative to filter (0).
+	NAT      bool
+	Priority int32
 }
 
 // Chain is a chain with its rules. Hook is nil for regular chains.
@@ -49,6 +52,8 @@ const (
 	VerdictJump // jump Chain
 	VerdictGoto // goto Chain
 	VerdictMap  // <MapKey> vmap @Map
+	// VerdictMasquerade source-NATs to the outgoing interface's address (nat chains).
+	VerdictMasquerade
 )
 
 // Verdict ends a rule.

@@ -82,6 +82,8 @@ func updatesOf(objs ...any) []dataplane.Update {
 			rest = append(rest, dataplane.Update{EndpointUpdate: o})
 		case dataplane.Config:
 			rest = append(rest, dataplane.Update{ConfigUpdate: &o})
+		case *dataplane.NATOutgoing:
+			rest = append(rest, dataplane.Update{NATUpdate: o})
 		case string:
 			rest = append(rest, dataplane.Update{EndpointRemove: o})
 		}
@@ -171,7 +173,9 @@ func TestRenderedTextLoads(t *testing.T) {
 	netnstest.Require(t, "nft")
 	ns := netnstest.New(t, "text")
 	for _, cfg := range []dataplane.Action{dataplane.ActionAllow, dataplane.ActionDeny} {
-		table, err := Render(fullState(dataplane.Config{EndpointToHostAction: cfg}), Options{})
+		s := fullState(dataplane.Config{EndpointToHostAction: cfg})
+		s.NAT = &dataplane.NATOutgoing{Masquerade: prefixes("10.65.0.0/16", "fd00:65::/48"), AllPools: prefixes("10.0.0.0/8", "fd00:65::/48")}
+		table, err := Render(s, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,6 +40,8 @@ func ruleExprs(r Rule, table *nft.Table, addAnon anonSetAdder) ([]expr.Any, erro
 	}
 	switch r.Verdict.Kind {
 	case VerdictNone:
+	case VerdictMasquerade:
+		out = append(out, &expr.Masq{})
 	case VerdictMap:
 		out = append(out, ifaceLoad(r.Verdict.MapKey),
 			&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: r.Verdict.Map})
@@ -276,10 +278,15 @@ func nftSet(s *Set, table *nft.Table) *nft.Set {
 func nftChain(c *Chain, table *nft.Table) *nft.Chain {
 	ch := &nft.Chain{Name: c.Name, Table: table}
 	if c.Hook != nil {
-		hook := map[string]*nft.ChainHook{"forward": nft.ChainHookForward, "input": nft.ChainHookInput, "output": nft.ChainHookOutput}[c.Hook.Name]
+		hook := map[string]*nft.ChainHook{"forward": nft.ChainHookForward, "input": nft.ChainHookInput,
+			"output": nft.ChainHookOutput, "postrouting": nft.ChainHookPostrouting}[c.Hook.Name]
 		accept := nft.ChainPolicyAccept
 		ch.Type, ch.Hooknum, ch.Policy = nft.ChainTypeFilter, hook, &accept
 		ch.Priority = nft.ChainPriorityRef(*nft.ChainPriorityFilter + nft.ChainPriority(c.Hook.Priority))
+		if c.Hook.NAT {
+			ch.Type = nft.ChainTypeNAT
+			ch.Priority = nft.ChainPriorityRef(*nft.ChainPriorityNATSource + nft.ChainPriority(c.Hook.Priority))
+		}
 	}
 	return ch
 }

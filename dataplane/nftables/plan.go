@@ -108,6 +108,7 @@ func (d *Dataplane) plan(full bool) (*batch, error) {
 			}
 		}
 		d.planChains(b, "base", BaseChains(d.config))
+		d.planChains(b, "nat", NATChains(d.nat))
 	}
 	return b, nil
 }

@@ -59,6 +59,7 @@ type State struct {
 	Profiles  map[string]*dataplane.Profile
 	Endpoints map[string]*dataplane.Endpoint
 	Config    dataplane.Config
+	NAT       *dataplane.NATOutgoing // nil: no outgoing NAT
 }
 
 // Render renders the whole desired state. Problems that fail objects closed (a
@@ -94,6 +95,7 @@ func Render(s *State, opt Options) (*Table, error) {
 	}
 	t.Sets = append(t.Sets, from, to)
 	t.Chains = append(t.Chains, BaseChains(s.Config)...)
+	t.Chains = append(t.Chains, NATChains(s.NAT)...)
 	return t, errors.Join(errs...)
 }
 

@@ -103,7 +103,7 @@ func (d *Dataplane) chainDrift() (string, error) {
 			return "chain missing: " + name, nil
 		}
 	}
-	names := []string{ChainForwardEgress, ChainForwardIngress, ChainInput, ChainOutput}
+	names := []string{ChainForwardEgress, ChainForwardIngress, ChainInput, ChainOutput, ChainNATPostrouting}
 	names = append(names, d.resyncCursor.next(d.applied.chains, d.resyncBudget)...)
 	for _, name := range names {
 		text, ok := d.applied.chains[name]

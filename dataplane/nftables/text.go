@@ -120,7 +120,10 @@ func rangeText(start, end netip.Addr) string {
 
 func writeChain(b *strings.Builder, c *Chain) {
 	fmt.Fprintf(b, "\tchain %s {\n", c.Name)
-	if c.Hook != nil {
+	switch {
+	case c.Hook != nil && c.Hook.NAT:
+		fmt.Fprintf(b, "\t\ttype nat hook %s priority srcnat + %d; policy accept;\n", c.Hook.Name, c.Hook.Priority)
+	case c.Hook != nil:
 		fmt.Fprintf(b, "\t\ttype filter hook %s priority filter + %d; policy accept;\n", c.Hook.Name, c.Hook.Priority)
 	}
 	if c.Comment != "" {
@@ -170,6 +173,8 @@ func verdictText(v Verdict) string {
 		return "goto " + v.Chain
 	case VerdictMap:
 		return ifaceText(v.MapKey) + " vmap @" + v.Map
+	case VerdictMasquerade:
+		return "masquerade"
 	}
 	return ""
 }
