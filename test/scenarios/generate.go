@@ -47,6 +47,7 @@ type World struct {
 	Seed    uint64
 	YAML    string
 	Present []bool // by slot index
+	HasV6   []bool // by slot index: the pod has its IPv6 address too
 }
 
 // gen carries the random source and the output of one world.
@@ -62,12 +63,16 @@ func Generate(seed uint64) World {
 	w := World{Seed: seed}
 	for _, ns := range Namespaces {
 		g.namespace(ns)
+		g.serviceAccount(ns)
 	}
 	for _, s := range Slots() {
 		present := g.r.IntN(10) != 0
+		// Some pods are IPv4-only: sets then lose or gain a family between worlds.
+		v6 := present && g.r.IntN(5) != 0
 		w.Present = append(w.Present, present)
+		w.HasV6 = append(w.HasV6, v6)
 		if present {
-			g.pod(s)
+			g.pod(s, v6)
 		}
 	}
 	if g.chance(30) {
@@ -113,6 +118,7 @@ var (
 	podLabelKeys   = []string{"app", "tier", "color"}
 	nsLabelValues  = map[string][]string{"team": {"a", "b"}, "env": {"prod", "dev"}}
 	nsLabelKeys    = []string{"team", "env"}
+	saRoles        = []string{"frontend", "backend"}
 )
 
 func (g *gen) namespace(name string) {
@@ -121,7 +127,14 @@ func (g *gen) namespace(name string) {
 		g.labels(nsLabelValues, nsLabelKeys, 60, fmt.Sprintf("kubernetes.io/metadata.name: %q", name)))
 }
 
-func (g *gen) pod(s Slot) {
+func (g *gen) serviceAccount(ns string) {
+	if g.chance(70) {
+		g.doc("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: robot\n  namespace: %s\n  labels: {role: %q}\n",
+			ns, pick(g, saRoles...))
+	}
+}
+
+func (g *gen) pod(s Slot, v6 bool) {
 	var ports []string
 	if g.chance(70) {
 		ports = append(ports, fmt.Sprintf("{name: web, containerPort: %d, protocol: TCP}", pick(g, 80, 8080)))
@@ -129,6 +142,11 @@ func (g *gen) pod(s Slot) {
 	if g.chance(50) {
 		ports = append(ports, fmt.Sprintf("{name: alt, containerPort: %d, protocol: UDP}", pick(g, 80, 81)))
 	}
+	ips := fmt.Sprintf("[{ip: %s}]", s.V4)
+	if v6 {
+		ips = fmt.Sprintf("[{ip: %s}, {ip: %s}]", s.V4, s.V6)
+	}
+	// serviceAccountName is always set, as the API server's admission does.
 	g.doc(`apiVersion: v1
 kind: Pod
 metadata:
@@ -137,11 +155,13 @@ metadata:
   labels: %s
 spec:
   nodeName: %s
+  serviceAccountName: %s
   containers: [{name: c, image: agnhost, ports: [%s]}]
 status:
   podIP: %s
-  podIPs: [{ip: %s}, {ip: %s}]
-`, s.Name, s.Namespace, g.labels(podLabelValues, podLabelKeys, 60), Node, strings.Join(ports, ", "), s.V4, s.V4, s.V6)
+  podIPs: %s
+`, s.Name, s.Namespace, g.labels(podLabelValues, podLabelKeys, 60), Node, pick(g, "default", "robot"),
+		strings.Join(ports, ", "), s.V4, ips)
 }
 
 func (g *gen) networkSet() {

@@ -153,7 +153,7 @@ func (b *bench) send(f flow, timeout time.Duration) error {
 
 // sample picks n flows of the world at random (seeded by the world).
 func sample(w World, n int) []flow {
-	flows := allFlows(w.Present)
+	flows := allFlows(w)
 	r := rand.New(rand.NewPCG(w.Seed, 7))
 	r.Shuffle(len(flows), func(i, j int) { flows[i], flows[j] = flows[j], flows[i] })
 	return flows[:min(n, len(flows))]

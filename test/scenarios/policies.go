@@ -143,6 +143,9 @@ func (g *gen) calicoPolicy(global bool, tiers []string) {
 	if global && g.chance(30) {
 		fmt.Fprintf(&b, "  namespaceSelector: %s\n", quote(g.namespaceSelector()))
 	}
+	if g.chance(10) {
+		fmt.Fprintf(&b, "  serviceAccountSelector: %s\n", quote(g.serviceAccountSelector()))
+	}
 	ingress, egress := g.r.IntN(4), g.r.IntN(3)
 	switch g.r.IntN(4) {
 	case 0:
@@ -239,6 +242,9 @@ func (g *gen) entity(family int, ports bool) string {
 	if g.chance(15) {
 		parts = append(parts, "namespaceSelector: "+quote(g.namespaceSelector()))
 	}
+	if g.chance(10) {
+		parts = append(parts, g.serviceAccountMatch())
+	}
 	if g.chance(18) {
 		parts = append(parts, "nets: ["+g.nets(family)+"]")
 	}
@@ -272,4 +278,20 @@ func (g *gen) ports() string {
 		ps = append(ps, pick(g, "80", "81", "8080", `"80:81"`, `"81:8080"`, "web", "alt"))
 	}
 	return strings.Join(ps, ", ")
+}
+
+func (g *gen) serviceAccountSelector() string {
+	return pick(g, "role == 'frontend'", "role != 'backend'", "has(role)", "!has(role)")
+}
+
+// serviceAccountMatch is a v3 EntityRule serviceAccounts field: names, a selector over
+// the service account's labels, or both.
+func (g *gen) serviceAccountMatch() string {
+	switch g.r.IntN(3) {
+	case 0:
+		return fmt.Sprintf("serviceAccounts: {names: [%s]}", pick(g, "robot", "default", "robot, default"))
+	case 1:
+		return fmt.Sprintf("serviceAccounts: {selector: %s}", quote(g.serviceAccountSelector()))
+	}
+	return fmt.Sprintf("serviceAccounts: {names: [robot], selector: %s}", quote(g.serviceAccountSelector()))
 }

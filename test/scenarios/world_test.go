@@ -142,8 +142,10 @@ func (f flow) evalFlow() eval.Flow {
 	return ef
 }
 
-// allFlows lists every probe between present pods.
-func allFlows(present []bool) []flow {
+// allFlows lists every probe between present pods, over IPv6 only between pods that
+// have an IPv6 address.
+func allFlows(w World) []flow {
+	present := w.Present
 	var out []flow
 	for src := range present {
 		for dst := range present {
@@ -151,6 +153,9 @@ func allFlows(present []bool) []flow {
 				continue
 			}
 			for _, v6 := range []bool{false, true} {
+				if v6 && (!w.HasV6[src] || !w.HasV6[dst]) {
+					continue
+				}
 				icmp := policy.ProtocolICMP
 				if v6 {
 					icmp = policy.ProtocolICMPv6
@@ -193,7 +198,7 @@ func TestGeneratedWorldsAreValid(t *testing.T) {
 			t.Errorf("seed %d: calc emitted %d endpoints, want %d", w.Seed, endpoints, want)
 		}
 		var allowed, denied int
-		for _, f := range allFlows(w.Present) {
+		for _, f := range allFlows(w) {
 			v, err := eval.Evaluate(l.eval, f.evalFlow())
 			if err != nil {
 				t.Fatalf("seed %d: %s: %v", w.Seed, f, err)
@@ -221,7 +226,7 @@ func TestGeneratedWorldsAreValid(t *testing.T) {
 	if tiered < 50 {
 		t.Errorf("only %d of 300 worlds have tiers", tiered)
 	}
-	for _, k := range []string{"NetworkPolicy", "GlobalNetworkPolicy", "NetworkSet", "GlobalNetworkSet"} {
+	for _, k := range []string{"NetworkPolicy", "GlobalNetworkPolicy", "NetworkSet", "GlobalNetworkSet", "ServiceAccount"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s generated", k)
 		}
