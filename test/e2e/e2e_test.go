@@ -12,4 +12,5 @@ import (
 func TestCluster(t *testing.T) {
 	c := startCluster(t)
 	t.Run("allow-tcp-6379", c.testAllowTCP6379)
+	t.Run("truth-table", c.testTruthTable)
 }
