@@ -39,6 +39,9 @@ type Datastore interface {
 	// RecordPodIPs makes the pod's addresses known before the kubelet reports them
 	// (kubernetes mode: annotations; file mode: nothing).
 	RecordPodIPs(ctx context.Context, pod PodRef, containerID string, addrs []netip.Prefix) error
+	// ForgetPodIPs undoes RecordPodIPs on DEL, but only while the record is still
+	// containerID's: a newer sandbox of the same pod may have written its own.
+	ForgetPodIPs(ctx context.Context, pod PodRef, containerID string) error
 	// Ready says whether the datastore can serve ADDs now (STATUS).
 	Ready(ctx context.Context) error
 }

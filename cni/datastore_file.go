@@ -56,6 +56,9 @@ func (d *fileDatastore) RecordPodIPs(context.Context, PodRef, string, []netip.Pr
 	return nil
 }
 
+// ForgetPodIPs does nothing, like RecordPodIPs.
+func (d *fileDatastore) ForgetPodIPs(context.Context, PodRef, string) error { return nil }
+
 func (d *fileDatastore) Ready(context.Context) error {
 	if _, err := os.ReadDir(d.dir); err != nil {
 		return fmt.Errorf("reading datastore_dir: %w", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,6 +56,34 @@ func (d *kubeDatastore) RecordPodIPs(ctx context.Context, pod PodRef, containerI
 	_, err = d.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, k8stypes.MergePatchType, patch, metav1.PatchOptions{})
 	if apierrors.IsNotFound(err) {
 		d.log.Info("pod gone before its addresses could be recorded", zap.Stringer("pod", pod))
+		return nil
+	}
+	return err
+}
+
+// ForgetPodIPs removes the three annotations with a JSON patch whose first operation
+// tests that containerID is still the recorded one, so the check and the removal are
+// one atomic step on the API server.
+func (d *kubeDatastore) ForgetPodIPs(ctx context.Context, pod PodRef, containerID string) error {
+	path := func(key string) string {
+		return "/metadata/annotations/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+	}
+	patch, err := json.Marshal([]map[string]any{
+		{"op": "test", "path": path(AnnotationContainerID), "value": containerID},
+		{"op": "remove", "path": path(AnnotationContainerID)},
+		{"op": "remove", "path": path(AnnotationPodIP)},
+		{"op": "remove", "path": path(AnnotationPodIPs)},
+	})
+	if err != nil {
+		return fmt.Errorf("encoding annotation patch: %w", err)
+	}
+	_, err = d.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, k8stypes.JSONPatchType, patch, metav1.PatchOptions{})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		// The test failed (another sandbox's record, or none): nothing of ours to remove.
+		d.log.Debug("pod addresses not ours to forget", zap.Stringer("pod", pod), zap.Error(err))
 		return nil
 	}
 	return err

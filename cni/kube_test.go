@@ -101,6 +101,15 @@ func (e *kubeEnv) createPod(t testing.TB, name string, ann map[string]string) {
 	}
 }
 
+func (e *kubeEnv) annotations(t testing.TB, name string) map[string]string {
+	t.Helper()
+	pod, err := e.client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod.Annotations
+}
+
 func (e *kubeEnv) args(pod *netnstest.NS, name, cid string) *skel.CmdArgs {
 	return &skel.CmdArgs{ContainerID: cid, Netns: pod.Path(), IfName: "eth0", StdinData: e.conf,
 		Args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=" + name + ";K8S_POD_INFRA_CONTAINER_ID=" + cid}
@@ -154,6 +163,14 @@ func TestKubernetesMode(t *testing.T) {
 		t.Errorf("pod cannot reach its own address: %v", err)
 	}
 
+	// A DEL of an older sandbox leaves the current sandbox's record alone; the
+	// current one's DEL removes it.
+	if err := e.plugin.Del(e.args(podWeb, "web", "cid-web-older")); err != nil {
+		t.Fatalf("DEL of an older sandbox: %v", err)
+	}
+	if got := e.annotations(t, "web"); got[cni.AnnotationContainerID] != "cid-web" || got[cni.AnnotationPodIP] != addr.String() {
+		t.Errorf("annotations after an older sandbox's DEL = %v, want cid-web's kept", got)
+	}
 	for _, c := range []struct {
 		ns        *netnstest.NS
 		name, cid string
@@ -163,6 +180,9 @@ func TestKubernetesMode(t *testing.T) {
 				t.Fatalf("DEL %s: %v", c.name, err)
 			}
 		}
+	}
+	if got := e.annotations(t, "web"); got[cni.AnnotationContainerID] != "" || got[cni.AnnotationPodIP] != "" || got[cni.AnnotationPodIPs] != "" {
+		t.Errorf("annotations after DEL = %v, want the address record gone", got)
 	}
 	blocks, err := e.store.Blocks().List(ctx)
 	if err != nil {

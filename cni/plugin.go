@@ -220,6 +220,11 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	if err := inv.ds.ReleaseByHandle(inv.ctx, handle); err != nil {
 		return types.NewError(ErrIPAM, fmt.Sprintf("releasing the addresses of handle %s: %v", handle, err), "")
 	}
+	if pod.Namespace != "" && pod.Name != "" {
+		if err := inv.ds.ForgetPodIPs(inv.ctx, pod, args.ContainerID); err != nil {
+			return types.NewError(ErrDatastore, fmt.Sprintf("removing the address annotations of pod %s: %v", pod, err), "")
+		}
+	}
 	inv.log.Info("released", zap.String("handle", handle), zap.Stringer("pod", pod))
 	return nil
 }

@@ -80,6 +80,12 @@ func (d *fakeDatastore) RecordPodIPs(_ context.Context, pod PodRef, cid string, 
 	d.recorded = PodIPAnnotations(cid, addrs)
 	return nil
 }
+func (d *fakeDatastore) ForgetPodIPs(_ context.Context, _ PodRef, cid string) error {
+	if d.recorded[AnnotationContainerID] == cid {
+		d.recorded = nil
+	}
+	return nil
+}
 func (d *fakeDatastore) Ready(context.Context) error { return nil }
 
 // fakePlumber records what it was asked to create and remove.
@@ -194,8 +200,8 @@ func TestAddDelLifecycle(t *testing.T) {
 			t.Fatalf("DEL #%d: %v", i+1, err)
 		}
 	}
-	if len(ds.held) != 0 || len(ds.free) != 1 || len(pl.up) != 0 {
-		t.Errorf("after DEL: held %v free %v up %v; want everything released", ds.held, ds.free, pl.up)
+	if len(ds.held) != 0 || len(ds.free) != 1 || len(pl.up) != 0 || ds.recorded != nil {
+		t.Errorf("after DEL: held %v free %v up %v recorded %v; want everything released", ds.held, ds.free, pl.up, ds.recorded)
 	}
 	if err := p.Check(cmdArgs(prev, "c1")); err == nil || cniCode(t, err) != ErrCheckFailed {
 		t.Errorf("CHECK after DEL = %v, want code %d", err, ErrCheckFailed)
