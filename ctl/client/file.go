@@ -20,6 +20,7 @@ import (
 
 	v3 "github.com/palisadenet/palisade/api/v3"
 	"github.com/palisadenet/palisade/resource"
+	"github.com/palisadenet/palisade/routing/ipam"
 )
 
 // Options are the file backend's injectable clock and UID source (tests pin both).
@@ -328,9 +329,20 @@ func (f *File) prepare(obj runtime.Object) (*Kind, metav1.Object, error) {
 	return kind, m, nil
 }
 
+// ipamDirs are where package routing/ipam's FileStore keeps the IPAM kinds: objects
+// of those kinds created here go there too, so that the allocator sees them.
+var ipamDirs = map[string]string{
+	v3.KindIPAMBlock:     ipam.FileBlocksDir,
+	v3.KindBlockAffinity: ipam.FileAffinitiesDir,
+	v3.KindIPAMHandle:    ipam.FileHandlesDir,
+}
+
 // newPath is where a new object's file goes.
 func (f *File) newPath(kind *Kind, namespace, name string) string {
 	base := name + ".yaml"
+	if sub, ok := ipamDirs[kind.Kind]; ok {
+		return filepath.Join(f.dir, filepath.FromSlash(sub), base)
+	}
 	if kind.Namespaced {
 		base = namespace + "." + base
 	}
