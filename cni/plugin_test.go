@@ -302,3 +302,41 @@ func TestStatus(t *testing.T) {
 		t.Errorf("STATUS with a broken datastore = %v, want code 50", err)
 	}
 }
+
+func TestIPAMPluginMode(t *testing.T) {
+	ds := newFakeDatastore("10.0.0.7/32")
+	p, pl, out := newTestPlugin(ds)
+	// The main plugin's config (bridge, say) with our ipam section.
+	conf := `{"cniVersion":"1.0.0","name":"mynet","type":"bridge","bridge":"br0","datastore_type":"file",
+	  "datastore_dir":"/nonexistent","nodename":"node-1","ipam":{"type":"palisade-ipam"}}`
+	if err := p.IPAMAdd(cmdArgs(conf, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Interfaces []any `json:"interfaces"`
+		IPs        []struct {
+			Address   string `json:"address"`
+			Interface *int   `json:"interface"`
+		} `json:"ips"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Interfaces) != 0 || len(res.IPs) != 1 || res.IPs[0].Address != "10.0.0.7/32" || res.IPs[0].Interface != nil {
+		t.Errorf("IPAM result %s, want one IP and no interfaces", out)
+	}
+	if len(pl.up) != 0 {
+		t.Errorf("IPAM mode plumbed interfaces: %v", pl.up)
+	}
+	if _, ok := ds.held["mynet.c1"]; !ok {
+		t.Errorf("handle mynet.c1 not held: %v", ds.held)
+	}
+	for range 2 {
+		if err := p.IPAMDel(cmdArgs(conf, "c1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ds.held) != 0 {
+		t.Errorf("after IPAM DEL: %v", ds.held)
+	}
+}

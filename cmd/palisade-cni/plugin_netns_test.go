@@ -410,3 +410,34 @@ func TestVersionStatusGCThroughBinary(t *testing.T) {
 		t.Errorf("allocations after GC = %v, want cid-a kept and cid-b released", held)
 	}
 }
+
+func TestIPAMPluginThroughLink(t *testing.T) {
+	e := newEnv(t)
+	link := filepath.Join(t.TempDir(), "palisade-ipam")
+	if err := os.Symlink(e.bin, link); err != nil {
+		t.Fatal(err)
+	}
+	e.bin = link
+	pod := netnstest.New(t, "p")
+	bridgeConf := []byte(`{"cniVersion":"1.0.0","name":"k8s-pod-network","type":"bridge","bridge":"cni0",
+		"datastore_type":"file","datastore_dir":"` + e.dir + `","nodename":"node-1",
+		"ipam":{"type":"palisade-ipam","ipv4_pools":["pool-b"]}}`)
+	o := e.run(call{"ADD", "cid-i", pod.Path(), "pod-a", bridgeConf})
+	e.mustOK("IPAM ADD", o)
+	var res addResult
+	if err := json.Unmarshal([]byte(o.stdout), &res); err != nil || len(res.IPs) != 1 || len(res.Interfaces) != 0 {
+		t.Fatalf("IPAM ADD result %q (%v), want one IP, no interfaces", o.stdout, err)
+	}
+	if a := mustPrefix(t, res.IPs[0].Address); !netip.MustParsePrefix(poolB4).Contains(a.Addr()) {
+		t.Errorf("IPAM ADD gave %s, want an address from pool-b", a)
+	}
+	if links := e.caliLinks(); links != "" {
+		t.Errorf("IPAM mode created interfaces: %s", links)
+	}
+	for range 2 {
+		e.mustOK("IPAM DEL", e.run(call{"DEL", "cid-i", pod.Path(), "pod-a", bridgeConf}))
+	}
+	if held := e.allocations(); len(held) != 0 {
+		t.Errorf("allocations after IPAM DEL: %v", held)
+	}
+}
