@@ -84,7 +84,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.store, err = openDatastore(&a.cfg, a.log); err != nil {
 		return err
 	}
-	if a.firewall, err = newFirewall(a.cfg.FirewallBackend, a.log.Named("firewall")); err != nil {
+	if a.firewall, err = newFirewall(a.cfg.FirewallBackend, a.cfg.IptablesMode, a.log.Named("firewall")); err != nil {
 		return err
 	}
 	a.graph = calc.New(a.log.Named("calc"), a.cfg.NodeName)

@@ -39,6 +39,8 @@ type Config struct {
 	// FirewallBackend is "nftables" (default), "iptables" or "auto" (FELIX_DATAPLANE
 	// style setting PALISADE_FIREWALL_BACKEND, or FELIX_NFTABLESMODE=Disabled).
 	FirewallBackend string
+	// IptablesMode is FELIX_IPTABLESBACKEND: Auto (follow the host), Legacy or NFT.
+	IptablesMode string
 	LogLevel        zapcore.Level
 	// HealthAddr and MetricsAddr are where /liveness, /readiness and /metrics are
 	// served; empty disables.
@@ -182,7 +184,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (Config, []stri
 			c.FirewallBackend = "auto"
 		}
 	}
-	oneOf("FELIX_IPTABLESBACKEND", "Auto", "Auto", "Legacy", "NFT")
+	c.IptablesMode = oneOf("FELIX_IPTABLESBACKEND", "Auto", "Auto", "Legacy", "NFT")
 
 	levelName := firstNonEmpty(getenv("FELIX_LOGSEVERITYSCREEN"), getenv("PALISADE_LOG_LEVEL"), "info")
 	if err := c.LogLevel.UnmarshalText([]byte(strings.ToLower(normalizeLevel(levelName)))); err != nil {

@@ -5,22 +5,36 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/palisadenet/palisade/dataplane/iptables"
 	"github.com/palisadenet/palisade/dataplane/nftables"
 	"github.com/palisadenet/palisade/policy/selector"
 )
 
 // newFirewall opens the configured firewall backend. "auto" prefers nftables and
-// falls back when the kernel cannot do it.
-func newFirewall(backend string, log *zap.Logger) (Firewall, error) {
+// falls back to iptables when the kernel cannot do nftables. iptablesMode is
+// FELIX_IPTABLESBACKEND (Auto, Legacy, NFT).
+func newFirewall(backend, iptablesMode string, log *zap.Logger) (Firewall, error) {
+	openIptables := func() (Firewall, error) {
+		mode := map[string]iptables.Mode{"Legacy": iptables.ModeLegacy, "NFT": iptables.ModeNFT}[iptablesMode]
+		fw, err := iptables.New(log, iptables.WithMode(mode))
+		if err != nil {
+			return nil, fmt.Errorf("%w: iptables: %v", ErrNoBackend, err)
+		}
+		return fw, nil
+	}
 	switch backend {
 	case "nftables", "auto":
 		fw, err := nftables.New(log)
-		if err != nil {
-			return nil, fmt.Errorf("%w: nftables: %v", ErrNoBackend, err)
+		if err == nil {
+			return fw, nil
 		}
-		return fw, nil
+		if backend == "auto" {
+			log.Warn("nftables unavailable; using iptables", zap.Error(err))
+			return openIptables()
+		}
+		return nil, fmt.Errorf("%w: nftables: %v", ErrNoBackend, err)
 	case "iptables":
-		return nil, fmt.Errorf("%w: the iptables backend is not built into this agent yet; use nftables", ErrNoBackend)
+		return openIptables()
 	}
 	return nil, fmt.Errorf("%w: unknown backend %q", ErrNoBackend, backend)
 }

@@ -30,6 +30,23 @@ type node struct {
 	address netip.Prefix
 	agent   *exec.Cmd
 	socket  string
+	logPath string
+	exited  chan struct{} // closed when the agent process ends
+}
+
+// agentFailure returns an error with the end of the agent's log when it has exited.
+func (n *node) agentFailure() error {
+	select {
+	case <-n.exited:
+	default:
+		return nil
+	}
+	raw, _ := os.ReadFile(n.logPath)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return fmt.Errorf("palisade-node on %s exited:\n  %s", n.name, strings.Join(lines, "\n  "))
 }
 
 // pod is one simulated pod: a network namespace plumbed by palisade-cni.
@@ -44,12 +61,13 @@ type pod struct {
 
 // cluster is the demo's world and where its files live.
 type cluster struct {
-	bin   string // directory holding palisade-node and palisade-cni
-	work  string
-	dsDir string // the file datastore every agent watches
-	nodes []*node
-	pods  []*pod
-	vxlan bool // VXLAN Always and no BGP, instead of native routing over BGP
+	bin      string // directory holding palisade-node and palisade-cni
+	work     string
+	dsDir    string // the file datastore every agent watches
+	nodes    []*node
+	pods     []*pod
+	vxlan    bool   // VXLAN Always and no BGP, instead of native routing over BGP
+	firewall string // the agents' firewall backend
 }
 
 func run(args ...string) (string, error) {
@@ -163,8 +181,8 @@ spec:
 
 // startAgent runs palisade-node inside the node's namespace, logging to a file.
 func (c *cluster) startAgent(n *node) error {
-	logPath := filepath.Join(c.work, n.name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	n.logPath = filepath.Join(c.work, n.name+".log")
+	logFile, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -176,13 +194,17 @@ func (c *cluster) startAgent(n *node) error {
 	if c.vxlan {
 		cmd.Env = append(cmd.Env, "CALICO_NETWORKING_BACKEND=vxlan")
 	}
+	if c.firewall != "" {
+		cmd.Env = append(cmd.Env, "PALISADE_FIREWALL_BACKEND="+c.firewall)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting palisade-node on %s: %w", n.name, err)
 	}
 	n.agent = cmd
-	go func() { _ = cmd.Wait(); logFile.Close() }()
+	n.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(n.exited) }()
 	return nil
 }
 

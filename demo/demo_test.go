@@ -31,14 +31,23 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("building %s: %v\n%s", pkg, err, out)
 		}
 	}
-	for _, networking := range []string{"bgp", "vxlan"} {
-		t.Run(networking, func(t *testing.T) { checkDemo(t, bin, networking) })
+	for _, tc := range []struct{ networking, firewall string }{{"bgp", "nftables"}, {"vxlan", "nftables"}, {"bgp", "iptables"}} {
+		t.Run(tc.networking+"-"+tc.firewall, func(t *testing.T) {
+			if tc.firewall == "iptables" {
+				for _, tool := range []string{"iptables-restore", "ipset"} {
+					if _, err := exec.LookPath(tool); err != nil {
+						t.Skipf("needs %s", tool)
+					}
+				}
+			}
+			checkDemo(t, bin, tc.networking, tc.firewall)
+		})
 	}
 }
 
-func checkDemo(t *testing.T, bin, networking string) {
+func checkDemo(t *testing.T, bin, networking, firewall string) {
 	cmd := exec.Command(filepath.Join(bin, "palisade-demo"), "--bin", bin, "--policy", "allow-tcp-6379.yaml",
-		"--work", filepath.Join(t.TempDir(), "work"), "--networking", networking)
+		"--work", filepath.Join(t.TempDir(), "work"), "--networking", networking, "--firewall", firewall)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	t.Logf("demo output:\n%s", text)

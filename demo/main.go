@@ -29,6 +29,7 @@ func main() {
 	work := flag.String("work", "/tmp/palisade-demo", "working directory (datastore, logs)")
 	keep := flag.Bool("keep", false, "leave the cluster running (clean up later with --cleanup)")
 	cleanupOnly := flag.Bool("cleanup", false, "only remove what a previous run left behind")
+	firewall := flag.String("firewall", "nftables", "the agents' firewall backend: nftables or iptables")
 	encap := flag.String("networking", "bgp", "bgp: native routes learned over BGP; vxlan: VXLAN tunnels, no BGP")
 	flag.Parse()
 
@@ -51,6 +52,7 @@ func main() {
 	}
 	c, err := newCluster(*bin, *work)
 	c.vxlan = *encap == "vxlan"
+	c.firewall = *firewall
 	if err != nil {
 		fail(err)
 	}
@@ -136,9 +138,9 @@ func (c *cluster) run(ctx context.Context, policyFile string) (bool, error) {
 	if err := c.writeDatastore(); err != nil {
 		return false, err
 	}
-	mode := "nftables, BGP"
+	mode := c.firewall + ", BGP"
 	if c.vxlan {
-		mode = "nftables, VXLAN without BGP"
+		mode = c.firewall + ", VXLAN without BGP"
 	}
 	step("Starting palisade-node on each node (file datastore %s, %s)", c.dsDir, mode)
 	for _, n := range c.nodes {

@@ -72,6 +72,11 @@ func (c *cluster) waitUntilExpected(ctx context.Context, timeout time.Duration) 
 		if len(wrong) == 0 {
 			return time.Now(), nil
 		}
+		for _, n := range c.nodes {
+			if err := n.agentFailure(); err != nil {
+				return time.Time{}, err
+			}
+		}
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("after %s these probes still differ from the evaluator: %s", timeout, strings.Join(wrong, ", "))
 		}
@@ -99,6 +104,9 @@ func (c *cluster) waitForMesh(ctx context.Context, timeout time.Duration) error 
 	for {
 		var notUp []string
 		for _, n := range c.nodes {
+			if err := n.agentFailure(); err != nil {
+				return err
+			}
 			st, err := bgp.FetchStatus(ctx, n.socket)
 			switch {
 			case err != nil || !st.Running:
