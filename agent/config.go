@@ -41,7 +41,7 @@ type Config struct {
 	FirewallBackend string
 	// IptablesMode is FELIX_IPTABLESBACKEND: Auto (follow the host), Legacy or NFT.
 	IptablesMode string
-	LogLevel        zapcore.Level
+	LogLevel     zapcore.Level
 	// HealthAddr and MetricsAddr are where /liveness, /readiness and /metrics are
 	// served; empty disables.
 	HealthAddr  string
