@@ -15,8 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 	"github.com/palisadenet/palisade/routing/bgp"
-	"github.com/palisadenet/palisade/routing/internal/nstest"
 	"github.com/palisadenet/palisade/routing/routes"
 )
 

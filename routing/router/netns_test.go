@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 	"github.com/palisadenet/palisade/routing/bgp"
-	"github.com/palisadenet/palisade/routing/internal/nstest"
 	"github.com/palisadenet/palisade/routing/routes"
 )
 

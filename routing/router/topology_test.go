@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 	"github.com/palisadenet/palisade/routing/bgp"
-	"github.com/palisadenet/palisade/routing/internal/nstest"
 )
 
 // One reflector and three clients: the mesh is replaced, clients peer only with the

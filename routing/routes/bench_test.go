@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/palisadenet/palisade/routing/internal/nstest"
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 )
 
 // clusterInput is a 5,000-node cluster seen from node 0: one /26 block per node,

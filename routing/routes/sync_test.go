@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 
-	"github.com/palisadenet/palisade/routing/internal/nstest"
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 )
 
 // nodeNS makes a namespace that looks like a node: eth0 (a veth whose peer is in the

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/palisadenet/palisade/routing/internal/nstest"
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 	"github.com/palisadenet/palisade/routing/routes"
 	"github.com/palisadenet/palisade/routing/tunnel"
 )

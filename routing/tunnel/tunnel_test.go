@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/palisadenet/palisade/routing/internal/nstest"
+	"github.com/palisadenet/palisade/internal/netnstest/nstest"
 )
 
 func nodeNS(t *testing.T) *nstest.NS {

@@ -1,7 +1,10 @@
-// Package nstest builds throw-away network namespaces for the routing tests: named
-// namespaces with a run-unique prefix (so `ip netns exec` and external daemons can use
-// them), a netlink handle into each, veth links between them and a shared bridge.
-// Everything it creates is deleted in t.Cleanup. It is imported by tests only.
+// Package nstest is the routing flavour of package netnstest: named network
+// namespaces with a run-unique prefix chosen by the caller (so `ip netns exec` and
+// external daemons such as BIRD, FRR or gobgpd can use them), a vishvananda/netlink
+// handle into each, veth links left down for the caller to address, a shared bridge
+// namespace, and pods plumbed CNI-style with a static ARP entry for the gateway.
+// Everything it creates is deleted in t.Cleanup. It is imported by tests only; it
+// shares its preconditions with netnstest (Require).
 package nstest
 
 import (
@@ -10,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -19,20 +21,15 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/palisadenet/palisade/internal/netnstest"
 )
 
-// RequireRoot skips the test unless it runs as root with the `ip` tool, and in -short mode.
+// RequireRoot skips the test unless it runs as root with the `ip` tool, and in -short
+// mode (netnstest.Require).
 func RequireRoot(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("network namespace test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip tool (iproute2) to manage network namespaces")
-	}
+	netnstest.Require(t)
 }
 
 // Prefix returns a short run-unique name prefix such as "pr3fa1".
