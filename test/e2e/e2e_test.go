@@ -13,4 +13,5 @@ func TestCluster(t *testing.T) {
 	c := startCluster(t)
 	t.Run("allow-tcp-6379", c.testAllowTCP6379)
 	t.Run("truth-table", c.testTruthTable)
+	t.Run("agent-restart", c.testAgentRestart)
 }
