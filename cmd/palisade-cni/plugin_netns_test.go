@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -40,6 +41,23 @@ apiVersion: projectcalico.org/v3
 kind: IPPool
 metadata: {name: pool-b}
 spec: {cidr: ` + poolB4 + `, blockSize: 28, nodeSelector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata: {name: pool-one}
+spec: {cidr: 10.250.0.0/32, blockSize: 32, nodeSelector: all()}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-one-1
+  annotations: {cni.projectcalico.org/ipv4pools: '["pool-one"]'}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-one-2
+  annotations: {cni.projectcalico.org/ipv4pools: '["pool-one"]'}
 ---
 apiVersion: v1
 kind: Pod
@@ -328,6 +346,10 @@ func TestAddCheckDelThroughBinary(t *testing.T) {
 func TestBadInputReturnsCNIErrorsAndChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	pod := netnstest.New(t, "p")
+	// pool-one has a single address; pod-one-1 takes it, so pod-one-2 finds it exhausted.
+	e.add(netnstest.New(t, "one"), "pod-one-1", "cid-one")
+	before := e.allocations()
+	beforeLinks := e.caliLinks()
 	for _, tc := range []struct {
 		name string
 		c    call
@@ -337,19 +359,21 @@ func TestBadInputReturnsCNIErrorsAndChangesNothing(t *testing.T) {
 		{"malformed config", call{"ADD", "cid-1", pod.Path(), "pod-a", []byte(`{"cniVersion":"1.0.0","name":`)}, 6, "unmarshal"},
 		{"bad mtu", call{"ADD", "cid-1", pod.Path(), "pod-a", e.conf(`,"mtu":20`)}, 7, "mtu 20 out of range"},
 		{"unknown pool", call{"ADD", "cid-1", pod.Path(), "pod-missing-pool", e.conf("")}, 100, "no-such-pool"},
+		{"exhausted pool", call{"ADD", "cid-1", pod.Path(), "pod-one-2", e.conf("")}, 100, "pool-one"},
 		{"invalid netns", call{"ADD", "cid-1", "/var/run/netns/palisade-no-such", "pod-a", e.conf("")}, 8, "palisade-no-such"},
 		{"container id shape", call{"ADD", "bad/id", pod.Path(), "pod-a", e.conf("")}, 4, "invalid characters in containerID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, msg := e.cniError(tc.name, e.run(tc.c))
+			t.Logf("code %d: %s", code, msg)
 			if code != tc.code || !strings.Contains(msg, tc.msg) {
 				t.Errorf("error %d %q, want code %d containing %q", code, msg, tc.code, tc.msg)
 			}
-			if held := e.allocations(); len(held) != 0 {
-				t.Errorf("allocations after a failed ADD: %v", held)
+			if held := e.allocations(); !maps.Equal(held, before) {
+				t.Errorf("allocations after a failed ADD: %v, want %v", held, before)
 			}
-			if links := e.caliLinks(); links != "" {
-				t.Errorf("host interfaces after a failed ADD: %s", links)
+			if links := e.caliLinks(); links != beforeLinks {
+				t.Errorf("host interfaces after a failed ADD: %q, want %q", links, beforeLinks)
 			}
 		})
 	}

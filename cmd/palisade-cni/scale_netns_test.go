@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,14 +86,30 @@ func BenchmarkAddDel(b *testing.B) {
 	e := newEnv(b)
 	e.add(netnstest.New(b, "warm"), "pod-a", "warm") // claims the blocks
 	pod := netnstest.New(b, "bench")
+	var adds, dels []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		cid := fmt.Sprintf("bench%d", i)
+		start := time.Now()
 		if o := e.run(call{"ADD", cid, pod.Path(), "pod-x", e.conf("")}); o.exit != 0 {
 			b.Fatalf("ADD: %s %s", o.stdout, o.stderr)
 		}
+		mid := time.Now()
 		if o := e.run(call{"DEL", cid, pod.Path(), "pod-x", e.conf("")}); o.exit != 0 {
 			b.Fatalf("DEL: %s %s", o.stdout, o.stderr)
 		}
+		adds, dels = append(adds, mid.Sub(start)), append(dels, time.Since(mid))
 	}
+	b.StopTimer()
+	reportPercentiles(b, "add", adds)
+	reportPercentiles(b, "del", dels)
+}
+
+// reportPercentiles adds p50 and p99 of durations (in ms) to the benchmark's output.
+// Each includes starting the binary under `ip netns exec`, as the runtime pays it.
+func reportPercentiles(b *testing.B, what string, d []time.Duration) {
+	slices.Sort(d)
+	pick := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pick(0.50), what+"-p50-ms")
+	b.ReportMetric(pick(0.99), what+"-p99-ms")
 }
