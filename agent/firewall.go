@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 
+	nft "github.com/google/nftables"
+
 	"go.uber.org/zap"
 
 	"github.com/palisadenet/palisade/dataplane/iptables"
@@ -34,6 +36,9 @@ func newFirewall(backend, iptablesMode string, log *zap.Logger) (Firewall, error
 		}
 		return nil, fmt.Errorf("%w: nftables: %v", ErrNoBackend, err)
 	case "iptables":
+		if err := removeNftablesTable(); err != nil {
+			log.Warn("could not remove the nftables backend's table", zap.Error(err))
+		}
 		return openIptables()
 	}
 	return nil, fmt.Errorf("%w: unknown backend %q", ErrNoBackend, backend)
@@ -49,4 +54,27 @@ func matchSelector(expr string, labels map[string]string) (bool, error) {
 		return false, err
 	}
 	return sel.Evaluate(labels), nil
+}
+
+// removeNftablesTable deletes the nftables backend's table (and nothing else) when
+// the node switches to iptables, so two backends never judge the same packets. A
+// kernel without nftables, or no table, is nothing to do.
+func removeNftablesTable() error {
+	conn, err := nft.New()
+	if err != nil {
+		return nil
+	}
+	tables, err := conn.ListTablesOfFamily(nft.TableFamilyINet)
+	if err != nil {
+		return nil
+	}
+	for _, t := range tables {
+		if t.Name == nftables.TableName {
+			conn.DelTable(t)
+			if err := conn.Flush(); err != nil {
+				return fmt.Errorf("deleting table inet %s: %w", nftables.TableName, err)
+			}
+		}
+	}
+	return nil
 }
