@@ -25,7 +25,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	bin := t.TempDir()
-	for pkg, name := range map[string]string{"../cmd/palisade-node": "palisade-node", "../cmd/palisade-cni": "palisade-cni", ".": "palisade-demo"} {
+	for pkg, name := range map[string]string{"../cmd/palisade-node": "palisade-node", "../cmd/palisade-cni": "palisade-cni", "../cmd/palisadectl": "palisadectl", ".": "palisade-demo"} {
 		out, err := exec.Command("go", "build", "-buildvcs=false", "-o", filepath.Join(bin, name), pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("building %s: %v\n%s", pkg, err, out)

@@ -205,13 +205,25 @@ func (c *cluster) report(title string, _ string) (bool, error) {
 
 func colName(p *pod, port uint16) string { return fmt.Sprintf("%s:%d", p.name, port) }
 
+// printNodeStatus shows what `palisadectl node status` prints on each node (the
+// real CLI when it was built, else the same rendering from the status socket).
 func (c *cluster) printNodeStatus(ctx context.Context) error {
+	ctl := filepath.Join(c.bin, "palisadectl")
 	for _, n := range c.nodes {
+		fmt.Printf("\n$ palisadectl node status   # on %s\n", n.name)
+		if _, err := os.Stat(ctl); err == nil {
+			out, err := run(ctl, "node", "status", "--socket", n.socket)
+			if err != nil {
+				return err
+			}
+			fmt.Print(out)
+			continue
+		}
 		st, err := bgp.FetchStatus(ctx, n.socket)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\n$ palisadectl node status   # on %s\n%s", n.name, bgp.RenderNodeStatus(st, time.Now()))
+		fmt.Print(bgp.RenderNodeStatus(st, time.Now()))
 	}
 	return nil
 }
