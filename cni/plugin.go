@@ -107,15 +107,18 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if err := p.openDatastore(inv); err != nil {
 		return err
 	}
+	start := time.Now()
 	req, err := p.assignRequest(inv, args, pod)
 	if err != nil {
 		return err
 	}
+	lookedUp := time.Now()
 	addrs, err := inv.ds.Assign(inv.ctx, req)
 	if err != nil {
 		p.release(inv, req.Handle)
 		return types.NewError(ErrIPAM, fmt.Sprintf("assigning an address to pod %s: %v", pod, err), "")
 	}
+	assigned := time.Now()
 	inv.log.Info("assigned", zap.Stringer("pod", pod), zap.Any("addrs", addrs))
 	spec := workload.Spec{NetNSPath: args.Netns, HostIface: ifacename.Workload(pod.Namespace, pod.Name),
 		PodIface: args.IfName, MTU: inv.conf.MTU, Addrs: addrs}
@@ -124,6 +127,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 		p.release(inv, req.Handle)
 		return types.NewError(ErrDataplane, fmt.Sprintf("plumbing pod %s: %v", pod, err), "")
 	}
+	plumbed := time.Now()
 	if err := inv.ds.RecordPodIPs(inv.ctx, pod, args.ContainerID, addrs); err != nil {
 		if terr := p.Plumber.Teardown(args.Netns, args.IfName, spec.HostIface); terr != nil {
 			inv.log.Error("removing interfaces after a failed ADD", zap.Error(terr))
@@ -131,6 +135,9 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 		p.release(inv, req.Handle)
 		return types.NewError(ErrDatastore, fmt.Sprintf("recording the addresses of pod %s: %v", pod, err), "")
 	}
+	inv.log.Info("added", zap.Stringer("pod", pod), zap.String("host", spec.HostIface),
+		zap.Duration("lookup", lookedUp.Sub(start)), zap.Duration("ipam", assigned.Sub(lookedUp)),
+		zap.Duration("plumb", plumbed.Sub(assigned)), zap.Duration("record", time.Since(plumbed)))
 	// The version converts: ParseConfig accepted only versions the plugin speaks.
 	res, err := BuildResult(inv.conf.CNIVersion, args.Netns, wres, addrs).GetAsVersion(inv.conf.CNIVersion)
 	if err != nil {
@@ -148,7 +155,16 @@ func (p *Plugin) release(inv *invocation, handle string) {
 }
 
 func (p *Plugin) assignRequest(inv *invocation, args *skel.CmdArgs, pod PodRef) (AssignRequest, error) {
+	// The two reads are independent round trips to the API server: overlap them.
+	var labels map[string]string
+	var labelsErr error
+	labelsDone := make(chan struct{})
+	go func() {
+		defer close(labelsDone)
+		labels, labelsErr = inv.ds.NodeLabels(inv.ctx, inv.conf.Nodename)
+	}()
 	ann, found, err := inv.ds.PodAnnotations(inv.ctx, pod)
+	<-labelsDone
 	if err != nil {
 		return AssignRequest{}, types.NewError(ErrDatastore, fmt.Sprintf("reading pod %s: %v", pod, err), "")
 	}
@@ -159,9 +175,8 @@ func (p *Plugin) assignRequest(inv *invocation, args *skel.CmdArgs, pod PodRef) 
 	if err != nil {
 		return AssignRequest{}, types.NewError(ErrPodAnnotation, fmt.Sprintf("pod %s: %v", pod, err), "")
 	}
-	labels, err := inv.ds.NodeLabels(inv.ctx, inv.conf.Nodename)
-	if err != nil {
-		return AssignRequest{}, types.NewError(ErrDatastore, fmt.Sprintf("reading node %s: %v", inv.conf.Nodename, err), "")
+	if labelsErr != nil {
+		return AssignRequest{}, types.NewError(ErrDatastore, fmt.Sprintf("reading node %s: %v", inv.conf.Nodename, labelsErr), "")
 	}
 	req := AssignRequest{
 		Handle: HandleID(inv.conf.Name, args.ContainerID), Node: inv.conf.Nodename,
