@@ -143,7 +143,7 @@ func LookupKind(name string) (*Kind, error) {
 		return nil, err
 	}
 	want := strings.ToLower(name)
-	for _, suffix := range []string{"." + v3.GroupName, "." + v3.LegacyGroupName} {
+	for _, suffix := range []string{"." + v3.LegacyGroupName, "." + v3.GroupName} {
 		want = strings.TrimSuffix(want, suffix)
 	}
 	if alias, ok := aliases[want]; ok && alias != "" {
