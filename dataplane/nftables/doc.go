@@ -1,7 +1,8 @@
 // Package nftables is Palisade's nftables policy dataplane: it keeps one table,
 // `inet palisade`, equal to the desired state of package dataplane.
 //
-// In: dataplane.Update batches (sets, policies, profiles, endpoints, config) through
+// In: dataplane.Update batches (sets, policies, profiles, workload and host endpoints,
+// config, outgoing NAT) through
 // (*Dataplane).Apply, and periodic (*Dataplane).Resync calls. Out: netlink
 // transactions (github.com/google/nftables, no nft binary), one atomic Conn.Flush per
 // batch, plus OpCounts and Stats for tests and metrics.
@@ -22,8 +23,12 @@
 //	forward-egress  (forward, filter+10)  non-cali* → accept; ct est/rel → accept; ct invalid → drop;
 //	                                      iifname vmap @from-wl; unknown cali* → drop
 //	forward-ingress (forward, filter+11)  the same on oifname with @to-wl
-//	input           (input,   filter+10)  from cali*: IPv6 ND accepted; egress policy, then EndpointToHostAction
-//	output          (output,  filter+10)  host → local workloads accepted
+//	input           (input,   filter+10)  from cali*: IPv6 ND accepted; egress policy, then EndpointToHostAction;
+//	                                      other interfaces → host-input
+//	output          (output,  filter+10)  host → local workloads accepted; other interfaces → host-output
+//	host-input, host-output               ct est/rel, IPv6 ND, failsafe ports, then iifname vmap @to-host /
+//	                                      oifname vmap @from-host (host endpoints: hto-<iface>, hfrom-<iface>)
+//	nat-postrouting (postrouting, srcnat) natOutgoing pools → outside every pool: masquerade (only if any)
 //	from-<iface>, to-<iface>              per endpoint: tiers in order, then profiles, then drop
 //	pi-<hash>, po-<hash>                  per policy and direction, shared by all endpoints
 //	ri-<hash>, ro-<hash>                  per profile and direction

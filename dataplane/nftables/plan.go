@@ -100,14 +100,13 @@ func (d *Dataplane) plan(full bool) (*batch, error) {
 		d.planEndpoint(b, key)
 	}
 	if d.dirty.base {
-		from, to := DispatchMaps()
-		for _, m := range []*Set{from, to} {
+		for _, m := range AllMaps() {
 			if _, ok := d.applied.sets[m.Name]; !ok {
 				b.newSets = append(b.newSets, m)
 				b.setDefs[m.Name] = m
 			}
 		}
-		d.planChains(b, "base", BaseChains(d.config))
+		d.planChains(b, "base", append(hostChains(d.opt), BaseChains(d.config)...))
 		d.planChains(b, "nat", NATChains(d.nat))
 	}
 	return b, nil
@@ -238,19 +237,31 @@ func (d *Dataplane) planEndpoint(b *batch, key string) {
 		chains = r.Chains
 	}
 	d.planChains(b, "endpoint:"+key, chains)
-	old := d.applied.eps[key]
-	for _, m := range []struct {
-		name     string
-		old, new *Element
-	}{{MapFromWorkload, elemOf(old, false), elemOf(r, false)}, {MapToWorkload, elemOf(old, true), elemOf(r, true)}} {
-		if m.old != nil && (m.new == nil || *m.old != *m.new) {
-			b.mapDel[m.name] = append(b.mapDel[m.name], *m.old)
+	oldEntries, newEntries := mapEntries(d.applied.eps[key]), mapEntries(r)
+	for _, e := range oldEntries {
+		if !slices.Contains(newEntries, e) {
+			b.mapDel[e.m] = append(b.mapDel[e.m], e.e)
 		}
-		if m.new != nil && (m.old == nil || *m.old != *m.new) {
-			b.mapAdd[m.name] = append(b.mapAdd[m.name], *m.new)
+	}
+	for _, e := range newEntries {
+		if !slices.Contains(oldEntries, e) {
+			b.mapAdd[e.m] = append(b.mapAdd[e.m], e.e)
 		}
 	}
 	b.eps[key] = r
+}
+
+// mapEntry is one verdict-map element and its map.
+type mapEntry struct {
+	m string
+	e Element
+}
+
+func mapEntries(r *EndpointRender) []mapEntry {
+	if r == nil {
+		return nil
+	}
+	return []mapEntry{{r.FromMap, r.FromElement}, {r.ToMap, r.ToElement}}
 }
 
 // ifaceTakenBy names another endpoint programmed (or to be) on iface; the first one
@@ -264,16 +275,6 @@ func (d *Dataplane) ifaceTakenBy(iface, key string) string {
 		}
 	}
 	return ""
-}
-
-func elemOf(r *EndpointRender, to bool) *Element {
-	if r == nil {
-		return nil
-	}
-	if to {
-		return &r.ToElement
-	}
-	return &r.FromElement
 }
 
 func (d *Dataplane) policyKnown(id dataplane.PolicyID) bool { _, ok := d.policies[id]; return ok }
@@ -331,7 +332,7 @@ func (d *Dataplane) commit(b *batch) {
 			}
 		}
 	}
-	for _, m := range []string{MapFromWorkload, MapToWorkload} {
+	for _, m := range []string{MapFromWorkload, MapToWorkload, MapHostIngress, MapHostEgress} {
 		if s, ok := d.applied.sets[m]; ok {
 			for _, e := range b.mapDel[m] {
 				delete(s.elems, e)
@@ -482,7 +483,7 @@ func (tx *sender) elements(byName map[string][]Element, add bool) error {
 // re-described in this batch).
 func setTypeFromName(name string) SetType {
 	switch {
-	case name == MapFromWorkload || name == MapToWorkload:
+	case name == MapFromWorkload || name == MapToWorkload || name == MapHostIngress || name == MapHostEgress:
 		return SetIfaceVmap
 	case len(name) > 2 && name[:2] == "s4":
 		return SetAddr4

@@ -43,6 +43,9 @@ const (
 type Options struct {
 	// PassMark is the mark bit carrying Pass; DefaultPassMark when zero.
 	PassMark uint32
+	// FailsafeInbound and FailsafeOutbound are the ports host endpoints always allow
+	// (destination ports); nil means DefaultFailsafeInbound/Outbound, empty means none.
+	FailsafeInbound, FailsafeOutbound []ProtoPort
 }
 
 func (o Options) passMark() uint32 {
@@ -82,7 +85,11 @@ func Render(s *State, opt Options) (*Table, error) {
 		t.Chains = append(t.Chains, chains...)
 		errs = append(errs, err)
 	}
-	from, to := DispatchMaps()
+	maps := AllMaps()
+	byName := map[string]*Set{}
+	for _, m := range maps {
+		byName[m.Name] = m
+	}
 	for _, key := range sortedKeys(s.Endpoints) {
 		r, err := RenderEndpoint(s.Endpoints[key], s.policyKnown, s.profileKnown, opt)
 		errs = append(errs, err)
@@ -90,10 +97,11 @@ func Render(s *State, opt Options) (*Table, error) {
 			continue
 		}
 		t.Chains = append(t.Chains, r.Chains...)
-		from.Elements = append(from.Elements, r.FromElement)
-		to.Elements = append(to.Elements, r.ToElement)
+		byName[r.FromMap].Elements = append(byName[r.FromMap].Elements, r.FromElement)
+		byName[r.ToMap].Elements = append(byName[r.ToMap].Elements, r.ToElement)
 	}
-	t.Sets = append(t.Sets, from, to)
+	t.Sets = append(t.Sets, maps...)
+	t.Chains = append(t.Chains, hostChains(opt)...)
 	t.Chains = append(t.Chains, BaseChains(s.Config)...)
 	t.Chains = append(t.Chains, NATChains(s.NAT)...)
 	return t, errors.Join(errs...)
@@ -158,7 +166,14 @@ func EndpointChainName(iface string, ingress bool) string {
 	return "from-" + iface
 }
 
-// DispatchMaps returns the two interface-name verdict maps, without elements.
+// AllMaps returns the workload and host-endpoint verdict maps, without elements.
+func AllMaps() []*Set {
+	from, to := DispatchMaps()
+	hto, hfrom := hostMaps()
+	return []*Set{from, to, hto, hfrom}
+}
+
+// DispatchMaps returns the two workload interface-name verdict maps, without elements.
 func DispatchMaps() (from, to *Set) {
 	return &Set{Name: MapFromWorkload, Type: SetIfaceVmap, Comment: "workload interface to its egress chain"},
 		&Set{Name: MapToWorkload, Type: SetIfaceVmap, Comment: "workload interface to its ingress chain"}
@@ -205,8 +220,10 @@ func BaseChains(cfg dataplane.Config) []*Chain {
 	nd := Rule{Matches: []Match{NFProtoMatch{Family: IPv6}, L4ProtoMatch{Protos: []uint8{protoICMPv6}},
 		ICMPTypesMatch{Family: IPv6, Types: []uint8{130, 131, 132, 133, 135, 136, 143}}},
 		Verdict: Verdict{Kind: VerdictAccept}, Comment: "IPv6 neighbor discovery and MLD"}
+	toHost := Rule{Matches: []Match{IfaceMatch{Iface: IIFName, Name: WorkloadIfacePrefix, Prefix: true, Negate: true}},
+		Verdict: Verdict{Kind: VerdictGoto, Chain: ChainHostInput}, Comment: "not a workload interface: host endpoints"}
 	in := &Chain{Name: ChainInput, Hook: &Hook{Name: "input", Priority: PriorityEgress},
-		Comment: "workload to its own host", Rules: []Rule{workloadOnly(IIFName), nd}}
+		Comment: "workload to its own host", Rules: []Rule{toHost, nd}}
 	in.Rules = append(in.Rules, conntrackRules()...)
 	if cfg.EndpointToHostAction == dataplane.ActionDeny {
 		in.Rules = append(in.Rules, Rule{Verdict: Verdict{Kind: VerdictDrop}, Comment: "endpoint to host: Drop"})
@@ -218,7 +235,8 @@ func BaseChains(cfg dataplane.Config) []*Chain {
 	out := &Chain{Name: ChainOutput, Hook: &Hook{Name: "output", Priority: PriorityEgress},
 		Comment: "host to its workloads",
 		Rules: []Rule{{Matches: []Match{IfaceMatch{Iface: OIFName, Name: WorkloadIfacePrefix, Prefix: true}},
-			Verdict: Verdict{Kind: VerdictAccept}, Comment: "host to local workloads is always allowed"}}}
+			Verdict: Verdict{Kind: VerdictAccept}, Comment: "host to local workloads is always allowed"},
+			{Verdict: Verdict{Kind: VerdictGoto, Chain: ChainHostOutput}, Comment: "host endpoints"}}}
 	return []*Chain{fwdOut, fwdIn, in, out}
 }
 
@@ -274,17 +292,22 @@ func renderRuleChain(chain, comment string, rules []dataplane.Rule, sets SetKind
 	return c, nil
 }
 
-// EndpointRender is what one endpoint adds: its two chains and its map entries.
+// EndpointRender is what one endpoint adds: its two chains and its map entries, with
+// the maps they go in (the workload maps, or the host-endpoint maps).
 type EndpointRender struct {
 	Chains                 []*Chain
 	FromElement, ToElement Element
+	FromMap, ToMap         string
 }
 
 // RenderEndpoint renders a workload's egress (from-<iface>) and ingress (to-<iface>)
 // chains: tiers in order, then the profiles. Unknown policies fail closed.
 func RenderEndpoint(ep *dataplane.Endpoint, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) (*EndpointRender, error) {
+	if ep.Kind == dataplane.EndpointHost {
+		return renderHostEndpoint(ep, policyKnown, profileKnown, opt)
+	}
 	if ep.Kind != dataplane.EndpointWorkload {
-		return nil, fmt.Errorf("endpoint %s: host endpoints are not supported by the nftables dataplane yet", ep.Key)
+		return nil, fmt.Errorf("endpoint %s: unknown endpoint kind %d", ep.Key, ep.Kind)
 	}
 	if err := validIface(ep.Iface); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", ep.Key, err)
@@ -293,8 +316,8 @@ func RenderEndpoint(ep *dataplane.Endpoint, policyKnown func(dataplane.PolicyID)
 	to := endpointChain(ep, true, policyKnown, profileKnown, opt)
 	return &EndpointRender{
 		Chains:      []*Chain{from, to},
-		FromElement: Element{Iface: ep.Iface, Chain: from.Name},
-		ToElement:   Element{Iface: ep.Iface, Chain: to.Name},
+		FromElement: Element{Iface: ep.Iface, Chain: from.Name}, FromMap: MapFromWorkload,
+		ToElement: Element{Iface: ep.Iface, Chain: to.Name}, ToMap: MapToWorkload,
 	}, nil
 }
 

@@ -159,7 +159,7 @@ func (d *Dataplane) setDrift() (string, error) {
 			return "set missing: " + name, nil
 		}
 	}
-	names := []string{MapFromWorkload, MapToWorkload}
+	names := []string{MapFromWorkload, MapToWorkload, MapHostIngress, MapHostEgress}
 	names = append(names, d.setCursor.next(d.applied.sets, d.resyncBudget)...)
 	for _, name := range names {
 		s, ok := d.applied.sets[name]
