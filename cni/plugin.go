@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,11 @@ const (
 )
 
 // Timeout bounds one invocation; the kubelet's own CNI timeout is longer.
-const Timeout = 60 * time.Second
+// rollbackTimeout bounds the undoing of a failed ADD, which gets its own deadline.
+const (
+	Timeout         = 60 * time.Second
+	rollbackTimeout = 15 * time.Second
+)
 
 // Plugin holds the plugin's dependencies; its methods are the skel callbacks.
 type Plugin struct {
@@ -107,37 +112,10 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if err := p.openDatastore(inv); err != nil {
 		return err
 	}
-	start := time.Now()
-	req, err := p.assignRequest(inv, args, pod)
+	addrs, wres, err := p.attach(inv, args, pod)
 	if err != nil {
 		return err
 	}
-	lookedUp := time.Now()
-	addrs, err := inv.ds.Assign(inv.ctx, req)
-	if err != nil {
-		p.release(inv, req.Handle)
-		return types.NewError(ErrIPAM, fmt.Sprintf("assigning an address to pod %s: %v", pod, err), "")
-	}
-	assigned := time.Now()
-	inv.log.Info("assigned", zap.Stringer("pod", pod), zap.Any("addrs", addrs))
-	spec := workload.Spec{NetNSPath: args.Netns, HostIface: ifacename.Workload(pod.Namespace, pod.Name),
-		PodIface: args.IfName, MTU: inv.conf.MTU, Addrs: addrs}
-	wres, err := p.Plumber.Setup(spec)
-	if err != nil {
-		p.release(inv, req.Handle)
-		return types.NewError(ErrDataplane, fmt.Sprintf("plumbing pod %s: %v", pod, err), "")
-	}
-	plumbed := time.Now()
-	if err := inv.ds.RecordPodIPs(inv.ctx, pod, args.ContainerID, addrs); err != nil {
-		if terr := p.Plumber.Teardown(args.Netns, args.IfName, spec.HostIface); terr != nil {
-			inv.log.Error("removing interfaces after a failed ADD", zap.Error(terr))
-		}
-		p.release(inv, req.Handle)
-		return types.NewError(ErrDatastore, fmt.Sprintf("recording the addresses of pod %s: %v", pod, err), "")
-	}
-	inv.log.Info("added", zap.Stringer("pod", pod), zap.String("host", spec.HostIface),
-		zap.Duration("lookup", lookedUp.Sub(start)), zap.Duration("ipam", assigned.Sub(lookedUp)),
-		zap.Duration("plumb", plumbed.Sub(assigned)), zap.Duration("record", time.Since(plumbed)))
 	// The version converts: ParseConfig accepted only versions the plugin speaks.
 	res, err := BuildResult(inv.conf.CNIVersion, args.Netns, wres, addrs).GetAsVersion(inv.conf.CNIVersion)
 	if err != nil {
@@ -146,10 +124,48 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	return res.PrintTo(p.Stdout)
 }
 
+// attach assigns, plumbs and records; a failing step undoes the earlier ones.
+func (p *Plugin) attach(inv *invocation, args *skel.CmdArgs, pod PodRef) ([]netip.Prefix, workload.Result, error) {
+	start := time.Now()
+	req, err := p.assignRequest(inv, args, pod)
+	if err != nil {
+		return nil, workload.Result{}, err
+	}
+	lookedUp := time.Now()
+	addrs, err := inv.ds.Assign(inv.ctx, req)
+	if err != nil {
+		p.release(inv, req.Handle) // Assign undoes itself; this also covers a timeout mid-way
+		return nil, workload.Result{}, types.NewError(ErrIPAM, fmt.Sprintf("assigning an address to pod %s: %v", pod, err), "")
+	}
+	assigned := time.Now()
+	spec := workload.Spec{NetNSPath: args.Netns, HostIface: ifacename.Workload(pod.Namespace, pod.Name),
+		PodIface: args.IfName, MTU: inv.conf.MTU, Addrs: addrs}
+	wres, err := p.Plumber.Setup(spec)
+	if err != nil {
+		p.release(inv, req.Handle)
+		return nil, workload.Result{}, types.NewError(ErrDataplane, fmt.Sprintf("plumbing pod %s: %v", pod, err), "")
+	}
+	plumbed := time.Now()
+	if err := inv.ds.RecordPodIPs(inv.ctx, pod, args.ContainerID, addrs); err != nil {
+		if terr := p.Plumber.Teardown(args.Netns, args.IfName, spec.HostIface); terr != nil {
+			inv.log.Error("removing interfaces after a failed ADD", zap.Error(terr))
+		}
+		p.release(inv, req.Handle)
+		return nil, workload.Result{}, types.NewError(ErrDatastore, fmt.Sprintf("recording the addresses of pod %s: %v", pod, err), "")
+	}
+	inv.log.Info("added", zap.Stringer("pod", pod), zap.String("host", spec.HostIface), zap.Any("addrs", addrs),
+		zap.Duration("lookup", lookedUp.Sub(start)), zap.Duration("ipam", assigned.Sub(lookedUp)),
+		zap.Duration("plumb", plumbed.Sub(assigned)), zap.Duration("record", time.Since(plumbed)))
+	return addrs, wres, nil
+}
+
 // release undoes an assignment after a failure; its own failure is logged, because
 // the original error is the one the runtime must see.
 func (p *Plugin) release(inv *invocation, handle string) {
-	if err := inv.ds.ReleaseByHandle(inv.ctx, handle); err != nil {
+	// A fresh deadline: the invocation's may be what just expired.
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+	defer cancel()
+	if err := inv.ds.ReleaseByHandle(ctx, handle); err != nil {
 		inv.log.Error("releasing addresses after a failed ADD", zap.String("handle", handle), zap.Error(err))
 	}
 }
