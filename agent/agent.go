@@ -51,6 +51,7 @@ type Agent struct {
 	now     func() time.Time
 	health  *health
 	metrics *metrics
+	board   statusBoard
 
 	store    *backendStore
 	graph    *calc.Graph
@@ -152,6 +153,7 @@ func (a *Agent) handle(ctx context.Context, ev datastore.Event) {
 	a.metrics.endpoints.Set(float64(st.LocalEndpoints))
 	a.metrics.sets.Set(float64(st.Sets))
 	a.metrics.invalid.Set(float64(len(st.Invalid)))
+	a.board.set(a.inSync, st)
 	if a.cfg.RoutingEnabled() && a.view.apply(ev.Updates) {
 		a.updateRouting(ctx)
 	}
@@ -164,7 +166,7 @@ func (a *Agent) startEndpoints(ctx context.Context) error {
 			return fmt.Errorf("creating status socket directory: %w", err)
 		}
 		_ = os.Remove(a.cfg.StatusSocket) // a previous run's socket; nothing listens on it
-		if err := serveHTTP(ctx, a.cfg.StatusSocket, bgp.StatusHandler(a.bgpStatus), a.log); err != nil {
+		if err := serveHTTP(ctx, a.cfg.StatusSocket, a.statusHandler(), a.log); err != nil {
 			return err
 		}
 	}
