@@ -319,6 +319,11 @@ func (p *Plugin) GC(args *skel.CmdArgs) error {
 	}
 	defer cancel()
 	defer inv.log.Sync() //nolint:errcheck // nothing to do about a failed log flush
+	// An absent list (nil, unlike an empty one) would read as "nothing is valid" and
+	// release every pod on the node: refuse it.
+	if inv.conf.ValidAttachments == nil {
+		return types.NewError(types.ErrInvalidNetworkConfig, "GC needs cni.dev/valid-attachments (an empty list if no attachment is valid)", "")
+	}
 	if err := p.openDatastore(inv); err != nil {
 		return err
 	}

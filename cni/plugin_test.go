@@ -278,6 +278,9 @@ func TestGCReleasesOnlyStaleHandlesOfThisNode(t *testing.T) {
 		ds.held[h], ds.nodeOf[h] = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}, n
 	}
 	p, _, _ := newTestPlugin(ds)
+	if err := p.GC(&skel.CmdArgs{StdinData: []byte(testConf)}); err == nil || len(ds.held) != 4 {
+		t.Fatalf("GC without cni.dev/valid-attachments = %v, held %d; want a refusal that releases nothing", err, len(ds.held))
+	}
 	conf := strings.TrimSuffix(testConf, "}") + `,"cniVersion":"1.1.0","cni.dev/valid-attachments":[{"containerID":"live","ifname":"eth0"}]}`
 	if err := p.GC(&skel.CmdArgs{StdinData: []byte(conf)}); err != nil {
 		t.Fatal(err)
