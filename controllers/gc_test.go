@@ -177,8 +177,8 @@ func TestReleaseAfterTwoScansGraceApart(t *testing.T) {
 		wantReleased []string
 		wantWaiting  int
 	}{
-		{0, nil, 1},                      // first seen missing
-		{grace - time.Second, nil, 1},    // second scan, but not grace apart
+		{0, nil, 1},                   // first seen missing
+		{grace - time.Second, nil, 1}, // second scan, but not grace apart
 		{grace, []string{handleOf("ns", "gone")}, 0},
 		{2 * grace, nil, 0},
 	}

@@ -19,7 +19,9 @@ type holder struct {
 	attrs  map[string]string
 }
 
-func pod(ns, name string) map[string]string { return map[string]string{"namespace": ns, "pod": name, "node": "n1"} }
+func pod(ns, name string) map[string]string {
+	return map[string]string{"namespace": ns, "pod": name, "node": "n1"}
+}
 
 func block(cidr, node string, holders ...holder) *v3.IPAMBlock {
 	p := netip.MustParsePrefix(cidr)
