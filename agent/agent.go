@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"sort"
 	"time"
@@ -67,6 +68,7 @@ type Agent struct {
 	// advertised is what the speaker was last told to announce.
 	advertised []netip.Prefix
 	inSync     bool
+	nat        dataplane.NATOutgoing // last sent to the firewall
 }
 
 // New prepares an agent; Run starts it. now is the clock (time.Now in production).
@@ -131,6 +133,13 @@ func (a *Agent) handle(ctx context.Context, ev datastore.Event) {
 		a.log.Error("datastore input rejected; the previous valid state stays in force", zap.Error(e))
 	}
 	updates := a.graph.Apply(ev.Updates)
+	routingChanged := a.view.apply(ev.Updates)
+	if routingChanged {
+		if nat := a.view.natOutgoing(); !reflect.DeepEqual(nat, a.nat) {
+			a.nat = nat
+			updates = append(updates, dataplane.Update{NATUpdate: &nat})
+		}
+	}
 	if ev.InSync {
 		updates = append(updates, a.graph.InSync()...)
 		a.inSync = true
@@ -154,7 +163,7 @@ func (a *Agent) handle(ctx context.Context, ev datastore.Event) {
 	a.metrics.sets.Set(float64(st.Sets))
 	a.metrics.invalid.Set(float64(len(st.Invalid)))
 	a.board.set(a.inSync, st)
-	if a.cfg.RoutingEnabled() && a.view.apply(ev.Updates) {
+	if a.cfg.RoutingEnabled() && routingChanged {
 		a.updateRouting(ctx)
 	}
 }

@@ -41,7 +41,7 @@ func (v *routingView) vxlanPools() []string {
 	for _, name := range sortedKeys(v.pools) {
 		p := v.pools[name]
 		mode := string(p.Spec.VXLANMode)
-		disabled := p.Spec.Disabled != nil && *p.Spec.Disabled
+		disabled := p.Spec.IsDisabled()
 		if !disabled && (mode == "Always" || mode == "CrossSubnet") && !strings.Contains(p.Spec.CIDR, ":") {
 			out = append(out, name)
 		}

@@ -12,6 +12,7 @@ import (
 
 	v3 "github.com/palisadenet/palisade/api/v3"
 	"github.com/palisadenet/palisade/calc/datastore"
+	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/routing/bgp"
 	"github.com/palisadenet/palisade/routing/fromapi"
 	"github.com/palisadenet/palisade/routing/routes"
@@ -252,4 +253,24 @@ func samePrefixes(a, b []netip.Prefix) bool {
 	slices.SortFunc(a, cmp)
 	slices.SortFunc(b, cmp)
 	return slices.Equal(a, b)
+}
+
+// natOutgoing lists the pools whose pods are masqueraded when they leave every pool
+// (natOutgoing, whether or not the pool is disabled: its pods still exist), and all
+// pools. Pools with an unparsable CIDR are left out (routeInput reports them).
+func (v *routingView) natOutgoing() dataplane.NATOutgoing {
+	var nat dataplane.NATOutgoing
+	for _, name := range sortedKeys(v.pools) {
+		p := v.pools[name]
+		cidr, err := netip.ParsePrefix(p.Spec.CIDR)
+		if err != nil {
+			continue
+		}
+		cidr = cidr.Masked()
+		nat.AllPools = append(nat.AllPools, cidr)
+		if p.Spec.NATOutgoingEnabled() {
+			nat.Masquerade = append(nat.Masquerade, cidr)
+		}
+	}
+	return nat
 }

@@ -12,6 +12,7 @@ import (
 
 	v3 "github.com/palisadenet/palisade/api/v3"
 	"github.com/palisadenet/palisade/calc/datastore"
+	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/routing/bgp"
 	"github.com/palisadenet/palisade/routing/routes"
 )
@@ -93,5 +94,24 @@ func TestSamePrefixesIgnoresOrder(t *testing.T) {
 	b := []netip.Prefix{a[1], a[0]}
 	if !samePrefixes(a, b) || samePrefixes(a, a[:1]) || samePrefixes(a, []netip.Prefix{a[0], netip.MustParsePrefix("10.0.0.0/27")}) {
 		t.Error("samePrefixes is not set equality")
+	}
+}
+
+// natOutgoing pools are masqueraded towards everything outside every pool.
+func TestRoutingViewNATOutgoing(t *testing.T) {
+	v := newRoutingView()
+	yes, no := true, false
+	v.apply([]datastore.Update{
+		upd("IPPool", "nat", &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "nat"}, Spec: v3.IPPoolSpec{CIDR: "192.168.0.0/16", NATOutgoing: &yes}}),
+		upd("IPPool", "plain", &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "plain"}, Spec: v3.IPPoolSpec{CIDR: "10.50.0.0/16", NATOutgoing: &no}}),
+		upd("IPPool", "v6", &v3.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "v6"}, Spec: v3.IPPoolSpec{CIDR: "fd00::/48", NATOutgoing: &yes, Disabled: &yes}}),
+	})
+	nat := v.natOutgoing()
+	want := dataplane.NATOutgoing{
+		Masquerade: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fd00::/48")},
+		AllPools:   []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("10.50.0.0/16"), netip.MustParsePrefix("fd00::/48")},
+	}
+	if diff := cmp.Diff(want, nat, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("NAT (-want +got):\n%s", diff)
 	}
 }

@@ -18,6 +18,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// outsideAddr is a host on the nodes' LAN that is in no IP pool.
+var outsideAddr = netip.MustParseAddr("10.213.0.1")
+
 // nsPrefix starts the name of every network namespace the demo creates, so a
 // cleanup finds exactly ours and nothing else.
 const nsPrefix = "pal-demo-"
@@ -123,6 +126,8 @@ func (c *cluster) buildNetwork() error {
 		{"ip", "-n", lan, "link", "set", "lo", "up"},
 		{"ip", "-n", lan, "link", "add", "br0", "type", "bridge"},
 		{"ip", "-n", lan, "link", "set", "br0", "up"},
+		// The LAN's own address plays a host outside the cluster (natOutgoing).
+		{"ip", "-n", lan, "addr", "add", outsideAddr.String() + "/24", "dev", "br0"},
 	}
 	for i, n := range c.nodes {
 		port := fmt.Sprintf("port%d", i+1)

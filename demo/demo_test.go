@@ -69,6 +69,9 @@ func checkDemo(t *testing.T, bin, networking, firewall string) {
 			t.Errorf("row %q with the policy is not as expected", row)
 		}
 	}
+	if !strings.Contains(text, "is seen from 10.213.0.11 (node1's address)") {
+		t.Errorf("natOutgoing: the outside host did not see node1's address")
+	}
 	switch networking {
 	case "bgp":
 		if !strings.Contains(text, "| node-to-node mesh | up    |") {

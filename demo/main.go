@@ -189,6 +189,9 @@ func (c *cluster) run(ctx context.Context, policyFile string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := c.showNATOutgoing(ctx); err != nil {
+		return false, err
+	}
 	if err := c.printNodeStatus(ctx); err != nil {
 		return false, err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,4 +85,50 @@ func probeAll(probes []probe, timeout time.Duration) []bool {
 	}
 	wg.Wait()
 	return out
+}
+
+// listenOutside starts a server on the LAN host that answers with the source
+// address it sees, to show natOutgoing.
+func listenOutside(ctx context.Context, port uint16) error {
+	var ln net.Listener
+	err := ns.WithNetNSPath("/var/run/netns/"+nsPrefix+"lan", func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(outsideAddr, port).String())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listening outside the cluster: %w", err)
+	}
+	go func() { <-ctx.Done(); ln.Close() }()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+			_, _ = io.WriteString(conn, host+"\n")
+			conn.Close()
+		}
+	}()
+	return nil
+}
+
+// seenFromOutside connects from the pod to the outside host and returns the source
+// address the host saw.
+func seenFromOutside(src *pod, port uint16) (string, error) {
+	var conn net.Conn
+	err := ns.WithNetNSPath("/var/run/netns/"+src.ns, func(ns.NetNS) error {
+		var err error
+		conn, err = (&net.Dialer{Timeout: 2 * time.Second}).Dial("tcp", netip.AddrPortFrom(outsideAddr, port).String())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("connecting from %s to %s: %w", src.name, outsideAddr, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64)
+	n, _ := io.ReadAtLeast(conn, buf, 2)
+	return strings.TrimSpace(string(buf[:n])), nil
 }

@@ -238,3 +238,20 @@ func (c *cluster) printRoutes() {
 	}
 	fmt.Printf("\n$ ip route   # on %s\n%s", c.nodes[0].name, out)
 }
+
+// showNATOutgoing connects from a pod to a host outside every pool: the pool has
+// natOutgoing, so the host sees the node's address, not the pod's.
+func (c *cluster) showNATOutgoing(ctx context.Context) error {
+	const port = 8080
+	if err := listenOutside(ctx, port); err != nil {
+		return err
+	}
+	p := c.pods[0]
+	seen, err := seenFromOutside(p, port)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nnatOutgoing: %s (%s) → %s:%d outside the pools is seen from %s (%s's address)\n",
+		p.name, p.ip, outsideAddr, port, seen, p.node.name)
+	return nil
+}
