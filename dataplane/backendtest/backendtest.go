@@ -94,6 +94,8 @@ func UpdatesOf(objs ...any) []dataplane.Update {
 			rest = append(rest, dataplane.Update{EndpointUpdate: o})
 		case dataplane.Config:
 			rest = append(rest, dataplane.Update{ConfigUpdate: &o})
+		case *dataplane.NATOutgoing:
+			rest = append(rest, dataplane.Update{NATUpdate: o})
 		case string:
 			rest = append(rest, dataplane.Update{EndpointRemove: o})
 		}

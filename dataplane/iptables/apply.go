@@ -44,6 +44,7 @@ type Dataplane struct {
 	profiles  map[string]*dataplane.Profile
 	endpoints map[string]*dataplane.Endpoint
 	config    dataplane.Config
+	nat       *dataplane.NATOutgoing
 	setUsers  map[string]map[dataplane.PolicyID]struct{}
 	// quarantine holds owners (policies, profiles) whose rules iptables-restore
 	// rejected; they are programmed as a single DROP until their next update.
@@ -72,6 +73,7 @@ type dirtySet struct {
 	profiles  map[string]bool
 	endpoints map[string]bool
 	base      bool
+	nat       bool
 }
 
 // Stats are running totals.
@@ -225,6 +227,9 @@ func (d *Dataplane) fold(u *dataplane.Update) error {
 	case u.ConfigUpdate != nil:
 		d.config = *u.ConfigUpdate
 		d.dirty.base = true
+	case u.NATUpdate != nil:
+		d.nat = u.NATUpdate
+		d.dirty.nat = true
 	case u.InSync:
 		d.inSync = true
 	}
@@ -330,5 +335,6 @@ func endpointOwner(key string) string          { return "endpoint " + key }
 
 const (
 	baseOwner     = "base chains"
+	natOwner      = "nat chain"
 	dispatchOwner = "dispatch chains"
 )

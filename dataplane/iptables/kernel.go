@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 
 	goipt "github.com/coreos/go-iptables/iptables"
@@ -205,14 +204,8 @@ func (d *Dataplane) cleanupOtherBackend() {
 		if err != nil {
 			continue
 		}
-		k := parseFilterSave(out)
-		fb := familyBatch{}
-		for _, j := range builtinJumps {
-			at := k.jumps[j.Builtin]
-			for x := len(at) - 1; x >= 0; x-- {
-				fb.jumps = append(fb.jumps, "-D "+j.Builtin+" "+strconv.Itoa(at[x]))
-			}
-		}
+		k := parseSave(out)
+		fb := familyBatch{jumps: k.jumpFixes(nil)} // nil: none of our jumps wanted
 		fb.deletes = sortedKeys(k.chains)
 		if fb.empty() {
 			continue

@@ -107,7 +107,7 @@ func TestCoexistsWithOtherRules(t *testing.T) {
 				t.Errorf("other software's rule %q gone:\n%s", want, out)
 			}
 		}
-		for _, j := range builtinJumps {
+		for _, j := range filterJumps {
 			first := firstRule(out, j.Builtin)
 			if !strings.Contains(first, JumpComment) || !strings.HasSuffix(first, "-j "+j.Chain) {
 				t.Errorf("first rule of %s is %q, want our jump to %s", j.Builtin, first, j.Chain)

@@ -40,11 +40,38 @@ const (
 // maxChainName is the longest chain name iptables accepts (XT_EXTENSION_MAXNAMELEN-1).
 const maxChainName = 28
 
-// builtinJumps maps each built-in filter chain to our chain jumped from its top.
-var builtinJumps = []struct{ Builtin, Chain string }{
-	{"INPUT", ChainInput},
-	{"FORWARD", ChainForward},
-	{"OUTPUT", ChainOutput},
+// ChainNATOutgoing masquerades pod traffic leaving the IP pools (nat table).
+const ChainNATOutgoing = "cali-nat-outgoing"
+
+// jumpSpec is one of our jumps from the top of a built-in chain.
+type jumpSpec struct{ Table, Builtin, Chain string }
+
+// filterJumps are always present; natJump only while natOutgoing pools exist.
+var (
+	filterJumps = []jumpSpec{
+		{"filter", "INPUT", ChainInput},
+		{"filter", "FORWARD", ChainForward},
+		{"filter", "OUTPUT", ChainOutput},
+	}
+	natJump = jumpSpec{"nat", "POSTROUTING", ChainNATOutgoing}
+	// tables we write, in restore order.
+	tables = []string{"filter", "nat"}
+)
+
+// chainTable is the table one of our chains lives in (by its name).
+func chainTable(name string) string {
+	if strings.HasPrefix(name, "cali-nat-") {
+		return "nat"
+	}
+	return "filter"
+}
+
+// jumpsFor is the jumps wanted for a set of chains: the nat jump only with the nat chain.
+func jumpsFor(hasNAT bool) []jumpSpec {
+	if hasNAT {
+		return append(filterJumps[:len(filterJumps):len(filterJumps)], natJump)
+	}
+	return filterJumps
 }
 
 var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -11,7 +12,7 @@ import (
 
 // kernelView is what the kernel holds, read back for a full sync or a resync.
 type kernelView struct {
-	filter [2]*kernelFilter
+	tables [2]*kernelTables
 	sets   map[string]bool
 }
 
@@ -19,7 +20,7 @@ type kernelView struct {
 // restores (sets must exist before rules use them and go after rules stop using them).
 type batch struct {
 	setsPre, setsPost strings.Builder
-	filter            [2]familyBatch
+	family            [2]familyBatch
 	replacedSets      []string
 	destroyedSets     []string
 	stats             BatchStats
@@ -28,17 +29,17 @@ type batch struct {
 type familyBatch struct {
 	writes  []*Chain
 	deletes []string
-	jumps   []string
+	jumps   map[string][]string // by table
 }
 
 func (fb *familyBatch) empty() bool {
 	return len(fb.writes) == 0 && len(fb.deletes) == 0 && len(fb.jumps) == 0
 }
 
-// text is the iptables-restore --noflush input, and for each input line the chain it
-// writes (to name the culprit of a rejected line). Declaring a chain creates or
-// flushes it; deleted chains are declared (flushed) first and removed last, after
-// every rule that referred to them is gone.
+// text is the iptables-restore --noflush input (a section per table touched), and
+// for each input line the chain it writes (to name the culprit of a rejected line).
+// Declaring a chain creates or flushes it; deleted chains are declared (flushed)
+// first and removed last, after every rule that referred to them is gone.
 func (fb *familyBatch) text() (string, map[int]string) {
 	var b strings.Builder
 	lineChain := map[int]string{}
@@ -51,25 +52,42 @@ func (fb *familyBatch) text() (string, map[int]string) {
 			lineChain[n] = chain
 		}
 	}
-	line("*filter", "")
-	for _, c := range fb.writes {
-		line(":"+c.Name+" - [0:0]", c.Name)
-	}
-	for _, name := range fb.deletes {
-		line(":"+name+" - [0:0]", "")
-	}
-	for _, c := range fb.writes {
-		for _, l := range c.Lines() {
-			line(l, c.Name)
+	for _, table := range tables {
+		var writes []*Chain
+		var deletes []string
+		for _, c := range fb.writes {
+			if chainTable(c.Name) == table {
+				writes = append(writes, c)
+			}
 		}
+		for _, name := range fb.deletes {
+			if chainTable(name) == table {
+				deletes = append(deletes, name)
+			}
+		}
+		if len(writes)+len(deletes)+len(fb.jumps[table]) == 0 {
+			continue
+		}
+		line("*"+table, "")
+		for _, c := range writes {
+			line(":"+c.Name+" - [0:0]", c.Name)
+		}
+		for _, name := range deletes {
+			line(":"+name+" - [0:0]", "")
+		}
+		for _, c := range writes {
+			for _, l := range c.Lines() {
+				line(l, c.Name)
+			}
+		}
+		for _, j := range fb.jumps[table] {
+			line(j, "")
+		}
+		for _, name := range deletes {
+			line("-X "+name, "")
+		}
+		line("COMMIT", "")
 	}
-	for _, j := range fb.jumps {
-		line(j, "")
-	}
-	for _, name := range fb.deletes {
-		line("-X "+name, "")
-	}
-	line("COMMIT", "")
 	return b.String(), lineChain
 }
 
@@ -86,6 +104,12 @@ func (d *Dataplane) sync(kv *kernelView) error {
 		}
 		d.markAllDirty(kv)
 		d.cleanupOtherBackend()
+	} else if kv == nil && d.dirty.nat {
+		// The nat jump comes and goes with the nat chain: compare with the kernel.
+		var err error
+		if kv, err = d.readKernel(); err != nil {
+			return err
+		}
 	}
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
@@ -133,11 +157,12 @@ func (d *Dataplane) ensureBackend() error {
 func (d *Dataplane) readKernel() (*kernelView, error) {
 	kv := &kernelView{}
 	for _, fam := range Families {
-		out, err := d.run.Run("", d.bins.save[famIndex(fam)], "-t", "filter")
+		// Without -t: every table that exists (filter, nat, ...), creating none.
+		out, err := d.run.Run("", d.bins.save[famIndex(fam)])
 		if err != nil {
-			return nil, fmt.Errorf("reading the IPv%d filter table: %w", fam, err)
+			return nil, fmt.Errorf("reading the IPv%d tables: %w", fam, err)
 		}
-		kv.filter[famIndex(fam)] = parseFilterSave(out)
+		kv.tables[famIndex(fam)] = parseSave(out)
 	}
 	out, err := d.run.Run("", "ipset", "list", "-n")
 	if err != nil {
@@ -163,6 +188,7 @@ func (d *Dataplane) markAllDirty(kv *kernelView) {
 		d.dirty.endpoints[key] = true
 	}
 	d.dirty.base = true
+	d.dirty.nat = true
 	d.haveSets = kv.sets
 }
 
@@ -218,6 +244,15 @@ func (d *Dataplane) renderDirty() touched {
 		cs := DispatchChains(d.programmableEndpoints())
 		d.replaceOwned(dispatchOwner, [2][]*Chain{cs, cs}, &t)
 	}
+	if d.dirty.nat {
+		var chains [2][]*Chain
+		for _, fam := range Families {
+			if c := NATChain(d.nat, fam, d.bins.hasRandomFully); c != nil {
+				chains[famIndex(fam)] = []*Chain{c}
+			}
+		}
+		d.replaceOwned(natOwner, chains, &t)
+	}
 	if d.dirty.base {
 		d.replaceOwned(baseOwner, [2][]*Chain{BaseChains(IPv4, d.config, d.opt), BaseChains(IPv6, d.config, d.opt)}, &t)
 	}
@@ -272,7 +307,7 @@ func (d *Dataplane) replaceOwned(owner string, chains [2][]*Chain, t *touched) {
 		for _, c := range cs {
 			d.want[i][c.Name] = c
 			t[i][c.Name] = true
-			if i == 0 {
+			if !slices.Contains(names, c.Name) {
 				names = append(names, c.Name)
 			}
 		}
@@ -290,9 +325,9 @@ func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
 	b := &batch{}
 	for _, fam := range Families {
 		i := famIndex(fam)
-		fb := &b.filter[i]
+		fb := &b.family[i]
 		if kv != nil {
-			have := kv.filter[i].chains
+			have := kv.tables[i].chains
 			for _, name := range sortedKeys(d.want[i]) {
 				if c := d.want[i][name]; !c.sameHashes(have[name]) || have[name] == nil {
 					fb.writes = append(fb.writes, c)
@@ -303,7 +338,7 @@ func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
 					fb.deletes = append(fb.deletes, name)
 				}
 			}
-			fb.jumps = kv.filter[i].jumpFixes()
+			fb.jumps = kv.tables[i].jumpFixes(d.wantJumps(i))
 		} else {
 			for _, name := range sortedKeys(t[i]) {
 				c, have := d.want[i][name], d.have[i][name]
@@ -317,7 +352,9 @@ func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
 		}
 		b.stats.ChainsWritten += len(fb.writes)
 		b.stats.ChainsDeleted += len(fb.deletes)
-		b.stats.JumpsFixed += len(fb.jumps) // lines; 1 per jump when only inserting
+		for _, lines := range fb.jumps {
+			b.stats.JumpsFixed += len(lines) // lines; 1 per jump when only inserting
+		}
 		for _, c := range fb.writes {
 			b.stats.RulesWritten += len(c.Rules)
 		}
@@ -440,11 +477,11 @@ func (d *Dataplane) execute(b *batch, kv *kernelView) error {
 	}
 	for _, fam := range Families {
 		i := famIndex(fam)
-		fb := &b.filter[i]
+		fb := &b.family[i]
 		if kv != nil {
 			// From now on the kernel's chains are the reference.
 			d.have[i] = map[string][]string{}
-			for name, h := range kv.filter[i].chains {
+			for name, h := range kv.tables[i].chains {
 				d.have[i][name] = h
 			}
 		}
@@ -463,7 +500,7 @@ func (d *Dataplane) execute(b *batch, kv *kernelView) error {
 			delete(d.have[i], name)
 		}
 		if kv != nil {
-			kv.filter[i] = &kernelFilter{chains: d.have[i], jumps: okJumps(), jumpTarget: okJumpTargets()}
+			kv.tables[i] = settled(d.have[i], d.wantJumps(i))
 		}
 	}
 	if b.setsPost.Len() > 0 {
@@ -484,18 +521,7 @@ func (d *Dataplane) execute(b *batch, kv *kernelView) error {
 	return nil
 }
 
-func okJumps() map[string][]int {
-	m := map[string][]int{}
-	for _, j := range builtinJumps {
-		m[j.Builtin] = []int{1}
-	}
-	return m
-}
-
-func okJumpTargets() map[string]string {
-	m := map[string]string{}
-	for _, j := range builtinJumps {
-		m[j.Builtin] = j.Chain
-	}
-	return m
+// wantJumps is the jumps family i needs: the nat jump only with the nat chain.
+func (d *Dataplane) wantJumps(i int) []jumpSpec {
+	return jumpsFor(d.want[i][ChainNATOutgoing] != nil)
 }

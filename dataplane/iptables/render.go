@@ -24,6 +24,8 @@ type Options struct {
 	// rest of FORWARD: other software's rules and the chain policy) instead of
 	// ACCEPT, like Calico's IptablesFilterAllowAction=RETURN.
 	ReturnAllowed bool
+	// RandomFully adds --random-fully to MASQUERADE (set when iptables supports it).
+	RandomFully bool
 }
 
 func (o Options) acceptMark() uint32 {
@@ -54,6 +56,7 @@ type State struct {
 	Profiles  map[string]*dataplane.Profile
 	Endpoints map[string]*dataplane.Endpoint
 	Config    dataplane.Config
+	NAT       *dataplane.NATOutgoing
 }
 
 // Ruleset is a rendered desired state: the filter chains per family and the ipsets.
@@ -106,6 +109,9 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 		}
 		chains = append(chains, DispatchChains(eps)...)
 		chains = append(chains, BaseChains(fam, s.Config, opt)...)
+		if c := NATChain(s.NAT, fam, opt.RandomFully); c != nil {
+			chains = append(chains, c)
+		}
 		if fam == IPv4 {
 			rs.Filter4 = chains
 		} else {

@@ -114,7 +114,7 @@ func renderPolicyText(t *testing.T, p *dataplane.Policy, s *State, wantErr bool)
 			t.Fatalf("RenderPolicy(IPv%d) error = %v", fam, err)
 		}
 		b.WriteString("# IPv" + string(rune('0'+fam)) + "\n")
-		b.WriteString(FilterRestore(chains[:1], false))
+		b.WriteString(RestoreText(chains[:1], false))
 	}
 	return b.String()
 }
@@ -150,8 +150,8 @@ func fullState(cfg dataplane.Config) *State {
 // fullText prints a ruleset as a cold start writes it: ipsets, then both families.
 func fullText(rs *Ruleset) string {
 	return "# ipset restore\n" + SetRestore(rs.Sets) +
-		"# iptables-restore --noflush\n" + FilterRestore(rs.Filter4, true) +
-		"# ip6tables-restore --noflush\n" + FilterRestore(rs.Filter6, true)
+		"# iptables-restore --noflush\n" + RestoreText(rs.Filter4, true) +
+		"# ip6tables-restore --noflush\n" + RestoreText(rs.Filter6, true)
 }
 
 func TestRenderFullGolden(t *testing.T) {

@@ -53,7 +53,7 @@ func (d *Dataplane) Resync() error {
 func (d *Dataplane) drift(kv *kernelView) string {
 	for _, fam := range Families {
 		i := famIndex(fam)
-		k := kv.filter[i]
+		k := kv.tables[i]
 		for _, name := range sortedKeys(d.want[i]) {
 			h, ok := k.chains[name]
 			switch {
@@ -68,7 +68,7 @@ func (d *Dataplane) drift(kv *kernelView) string {
 				return fmt.Sprintf("IPv%d chain %s is not ours to keep", fam, name)
 			}
 		}
-		if fixes := k.jumpFixes(); len(fixes) > 0 {
+		if fixes := k.jumpFixes(d.wantJumps(i)); len(fixes) > 0 {
 			return fmt.Sprintf("IPv%d jumps from the built-in chains moved or missing", fam)
 		}
 	}

@@ -103,32 +103,48 @@ func (c *Chain) sameHashes(kernel []string) bool {
 }
 
 // jumpRule is our jump from a built-in chain, as inserted at position 1.
-func jumpRule(builtin, chain string) string {
-	return "-I " + builtin + ` 1 -m comment --comment "` + JumpComment + `" -j ` + chain
+func jumpRule(j jumpSpec) string {
+	return "-I " + j.Builtin + ` 1 -m comment --comment "` + JumpComment + `" -j ` + j.Chain
 }
 
-// FilterRestore prints chains as iptables-restore --noflush input for the filter
+// RestoreText prints chains as iptables-restore --noflush input, one section per
 // table: declarations (which create or flush), rules, and with jumps our jumps at the
 // top of the built-in chains. It is the golden files' format and what a cold start
 // writes.
-func FilterRestore(chains []*Chain, jumps bool) string {
+func RestoreText(chains []*Chain, jumps bool) string {
 	var b strings.Builder
-	b.WriteString("*filter\n")
+	hasNAT := false
 	for _, c := range chains {
-		b.WriteString(":" + c.Name + " - [0:0]\n")
+		hasNAT = hasNAT || chainTable(c.Name) == "nat"
 	}
-	for _, c := range chains {
-		for _, l := range c.Lines() {
-			b.WriteString(l)
-			b.WriteByte('\n')
+	for _, table := range tables {
+		var in []*Chain
+		for _, c := range chains {
+			if chainTable(c.Name) == table {
+				in = append(in, c)
+			}
 		}
-	}
-	if jumps {
-		for _, j := range builtinJumps {
-			b.WriteString(jumpRule(j.Builtin, j.Chain))
-			b.WriteByte('\n')
+		if len(in) == 0 {
+			continue
 		}
+		b.WriteString("*" + table + "\n")
+		for _, c := range in {
+			b.WriteString(":" + c.Name + " - [0:0]\n")
+		}
+		for _, c := range in {
+			for _, l := range c.Lines() {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
+		if jumps {
+			for _, j := range jumpsFor(hasNAT) {
+				if j.Table == table {
+					b.WriteString(jumpRule(j) + "\n")
+				}
+			}
+		}
+		b.WriteString("COMMIT\n")
 	}
-	b.WriteString("COMMIT\n")
 	return b.String()
 }
