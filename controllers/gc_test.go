@@ -422,3 +422,30 @@ func TestNewGCRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestHealth(t *testing.T) {
+	w := newWorld(t, "node-a")
+	h := NewHealth(w.gc, w.clock, 3*time.Minute)
+	w.clock.SetTime(t0)
+	if err := h.Check(); err != nil {
+		t.Fatalf("standby replica unhealthy: %v", err)
+	}
+	h.SetLeading(true)
+	w.clock.SetTime(t0.Add(2 * time.Minute))
+	if err := h.Check(); err != nil {
+		t.Fatalf("new leader unhealthy before its first scan is due: %v", err)
+	}
+	w.clock.SetTime(t0.Add(4 * time.Minute))
+	if err := h.Check(); err == nil {
+		t.Fatal("leader without a successful scan for 4m is healthy")
+	}
+	w.scanAt(4 * time.Minute)
+	if err := h.Check(); err != nil {
+		t.Fatalf("unhealthy right after a scan: %v", err)
+	}
+	h.SetLeading(false)
+	w.clock.SetTime(t0.Add(time.Hour))
+	if err := h.Check(); err != nil {
+		t.Fatalf("replica that stopped leading unhealthy: %v", err)
+	}
+}
