@@ -14,4 +14,5 @@ func TestCluster(t *testing.T) {
 	t.Run("allow-tcp-6379", c.testAllowTCP6379)
 	t.Run("truth-table", c.testTruthTable)
 	t.Run("agent-restart", c.testAgentRestart)
+	t.Run("pool-mode", c.testPoolModeChange)
 }

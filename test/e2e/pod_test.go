@@ -27,6 +27,7 @@ type pod struct {
 	node            *node
 	ns              *netnstest.NS
 	ip              netip.Addr
+	ports           []uint16 // where its echo servers listen
 }
 
 func (p *pod) key() string { return p.namespace + "/" + p.name }
@@ -85,7 +86,7 @@ func (c *cluster) addPod(spec podSpec) *pod {
 		c.t.Fatalf("creating pod %s/%s: %v", spec.namespace, spec.name, err)
 	}
 	p := &pod{namespace: spec.namespace, name: spec.name, node: spec.node,
-		ns: netnstest.New(c.t, "pod")}
+		ns: netnstest.New(c.t, "pod"), ports: spec.ports}
 	containerID := fmt.Sprintf("%08x%056x", os.Getpid(), containerSeq.Add(1))
 	result, err := c.cni(ctx, "ADD", p, containerID, string(created.UID))
 	if err != nil {
@@ -106,7 +107,8 @@ func ptr[T any](v T) *T { return &v }
 
 // cniConf is the plugin's entry of manifests/cni/10-palisade.conflist as a runtime
 // passes it: the list's name and cniVersion copied in, with this node's name, the
-// kubeconfig and a log file filled in the way the installer does.
+// kubeconfig and a log file filled in the way the installer does. The MTU
+// stays the conflist's (1450), which also fits VXLAN.
 func (c *cluster) cniConf(n *node) ([]byte, error) {
 	raw, err := os.ReadFile(filepath.Join(c.root, "manifests", "cni", "10-palisade.conflist"))
 	if err != nil {
@@ -125,7 +127,6 @@ func (c *cluster) cniConf(n *node) ([]byte, error) {
 	conf["nodename"] = n.name
 	conf["kubernetes"] = map[string]any{"kubeconfig": c.cp.Kubeconfig}
 	conf["log_file_path"] = filepath.Join(c.work, "cni-"+n.name+".log")
-	conf["mtu"] = 1500 // native routing on a 1500-byte LAN
 	return json.Marshal(conf)
 }
 

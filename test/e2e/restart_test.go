@@ -56,6 +56,12 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopIntruder := c.keepIntruding(intruder, server.ip, 7000)
+	began := time.Now()
+	routes := watchRoutes(began, map[*node]*pod{client.node: server, server.node: client})
+	var events []string
+	event := func(format string, args ...any) {
+		events = append(events, fmt.Sprintf("%7.2fs ", time.Since(began).Seconds())+fmt.Sprintf(format, args...))
+	}
 	// Traffic flows before the first restart.
 	time.Sleep(time.Second)
 
@@ -63,6 +69,7 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	var downtimes []time.Duration
 	for i := 1; i <= restarts; i++ {
 		down := time.Now()
+		event("restart %d: SIGTERM", i)
 		var wg sync.WaitGroup
 		errs := make([]error, len(restarted))
 		for j, n := range restarted {
@@ -80,6 +87,7 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 		}
 		// The dataplane is on its own for a moment, as during a rolling upgrade.
 		time.Sleep(500 * time.Millisecond)
+		event("restart %d: start", i)
 		for _, n := range restarted {
 			c.startAgent(n)
 		}
@@ -89,6 +97,7 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 			}
 		}
 		downtimes = append(downtimes, time.Since(down))
+		event("restart %d: ready", i)
 		// Let traffic run on the new agents (and their first resync) for a while.
 		time.Sleep(time.Second)
 	}
@@ -96,6 +105,7 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	sent, received, maxGap, streamErr := tcp.finish()
 	pings, lost, pingErr := ping.finish()
 	attempts, allowed := stopIntruder()
+	routeChanges := routes.finish()
 	t.Logf("%d restarts of palisade-node on %s and %s (SIGTERM, 0.5 s down, start, ready): %s each",
 		restarts, restarted[0].name, restarted[1].name, durations(downtimes))
 	t.Logf("TCP stream %s→%s: %d records sent every 10ms, %d echoed in order, longest gap %s",
@@ -112,7 +122,11 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 		t.Errorf("ping: %v", pingErr)
 	}
 	if len(lost) > 0 {
-		t.Errorf("ping lost %d of %d echoes during the restarts (sequence numbers %v)", len(lost), pings, firstN(lost, 20))
+		t.Errorf("ping lost %d of %d echoes during the restarts (sequence numbers %v, %s apart)", len(lost), pings, firstN(lost, 20), 10*time.Millisecond)
+	}
+	if t.Failed() {
+		t.Logf("timeline (ping sequence n was sent about n×10ms after 0):\n  %s\nroutes between the pods:\n  %s",
+			strings.Join(events, "\n  "), strings.Join(routeChanges, "\n  "))
 	}
 	if allowed > 0 {
 		t.Errorf("the policy opened during the restarts: %d of %d intruder connections got through", allowed, attempts)
@@ -163,4 +177,52 @@ func firstN(xs []int, n int) string {
 		return fmt.Sprint(xs[:n]) + "..."
 	}
 	return fmt.Sprint(xs)
+}
+
+// routeWatch samples, every 50 ms, the route each node uses towards a pod and
+// records every change with its time, so a loss can be matched to what the kernel
+// was doing.
+type routeWatch struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	changes []string
+}
+
+func watchRoutes(start time.Time, pairs map[*node]*pod) *routeWatch {
+	w := &routeWatch{stop: make(chan struct{})}
+	for n, p := range pairs {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			last := ""
+			for {
+				out, err := n.ns.Run("ip", "-o", "route", "get", p.ip.String())
+				cur := strings.Join(strings.Fields(out), " ")
+				if err != nil {
+					cur = "error: " + cur
+				}
+				if cur != last {
+					w.mu.Lock()
+					w.changes = append(w.changes, fmt.Sprintf("%7.2fs %s → %s: %s", time.Since(start).Seconds(), n.name, p.key(), cur))
+					w.mu.Unlock()
+					last = cur
+				}
+				select {
+				case <-w.stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	return w
+}
+
+func (w *routeWatch) finish() []string {
+	close(w.stop)
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changes
 }

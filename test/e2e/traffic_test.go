@@ -61,6 +61,11 @@ func (s *stream) write() {
 		binary.BigEndian.PutUint64(rec[8:], ^seq)
 		_ = s.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		if _, err := s.conn.Write(rec); err != nil {
+			select {
+			case <-s.stop:
+				return // closed by finish
+			default:
+			}
 			s.fail(fmt.Errorf("writing record %d: %w", seq, err))
 			return
 		}
