@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/palisadenet/palisade/agent"
 	v3 "github.com/palisadenet/palisade/api/v3"
+	"github.com/palisadenet/palisade/controllers"
 	"github.com/palisadenet/palisade/manifests/crds"
 	"github.com/palisadenet/palisade/routing/ipam"
 )
@@ -470,4 +472,88 @@ func TestInstallCNIScript(t *testing.T) {
 			t.Errorf("error output does not say what is missing:\n%s", out)
 		}
 	})
+}
+
+// TestControllersEnvIsUnderstood: the Deployment's environment is valid for
+// palisade-controllers and every variable it sets is read.
+func TestControllersEnvIsUnderstood(t *testing.T) {
+	m := loadManifest(t)
+	c := containerNamed(t, m.deployment.Spec.Template.Spec.Containers, "palisade-controllers")
+	env := resolveEnv(t, m, c)
+	read := map[string]bool{}
+	getenv := func(name string) string { read[name] = true; return env[name] }
+	noFile := func(string) ([]byte, error) { return nil, os.ErrNotExist }
+	cfg, err := controllers.ConfigFromEnv(getenv, noFile, func() (string, error) { return "", errors.New("no hostname") })
+	if err != nil {
+		t.Fatalf("palisade-controllers rejects the Deployment's environment: %v", err)
+	}
+	for name := range env {
+		if !read[name] {
+			t.Errorf("Deployment sets %s, which palisade-controllers does not read", name)
+		}
+	}
+	if cfg.Identity != "pod-1" || cfg.Namespace != "kube-system" {
+		t.Errorf("identity %q namespace %q; want the pod's name and namespace", cfg.Identity, cfg.Namespace)
+	}
+	if cfg.GCGrace < cfg.GCPeriod {
+		t.Errorf("grace %s shorter than the period %s: an address would go after two scans whatever the grace", cfg.GCGrace, cfg.GCPeriod)
+	}
+	_, port, _ := strings.Cut(cfg.HealthAddr, ":")
+	for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != port || p.HTTPGet.Path != "/healthz" {
+			t.Errorf("probe %+v does not ask /healthz on port %s (HEALTH_ADDR %s)", p, port, cfg.HealthAddr)
+		}
+	}
+	// The Role names the Lease the controllers use.
+	role := m.roles["palisade-controllers"]
+	if role == nil || !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.ResourceNames, controllers.LeaseName) }) {
+		t.Errorf("the Role does not grant the Lease %s", controllers.LeaseName)
+	}
+}
+
+// TestImageProvidesCommands: every binary the manifest runs is one the Dockerfile
+// builds, and the Dockerfile builds every command of cmd/.
+func TestImageProvidesCommands(t *testing.T) {
+	dockerfile, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built []string
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "for cmd in "); ok {
+			list, _, _ := strings.Cut(rest, ";")
+			built = strings.Fields(list)
+		}
+	}
+	if !strings.Contains(string(dockerfile), "COPY --from=build /out/ /usr/local/bin/") {
+		t.Fatal("the Dockerfile does not install the built commands in /usr/local/bin")
+	}
+	cmds, err := os.ReadDir("../../cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, c := range cmds {
+		if c.IsDir() {
+			want = append(want, c.Name())
+		}
+	}
+	slices.Sort(built)
+	if diff := cmp.Diff(want, built); diff != "" {
+		t.Errorf("commands built by the Dockerfile (-cmd/ +Dockerfile):\n%s", diff)
+	}
+	m := loadManifest(t)
+	for _, c := range m.allContainers() {
+		bin := c.Command[0]
+		if c.Name == "install-cni" {
+			bin = "/usr/local/bin/palisade-cni" // the script's default PALISADE_CNI_BINARY
+			if !strings.Contains(c.Command[2], bin) {
+				t.Errorf("install-cni does not copy %s", bin)
+			}
+		}
+		name, ok := strings.CutPrefix(bin, "/usr/local/bin/")
+		if !ok || !slices.Contains(built, name) {
+			t.Errorf("container %s runs %s, which the image does not provide", c.Name, bin)
+		}
+	}
 }
