@@ -40,6 +40,7 @@ type Allocator struct {
 	store Store
 	log   *zap.Logger
 	opts  Options
+	cache *allocatorCache
 }
 
 // New returns an Allocator over store with default Options.
@@ -56,7 +57,7 @@ func NewWithOptions(store Store, log *zap.Logger, opts Options) *Allocator {
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = 100
 	}
-	return &Allocator{store: store, log: log, opts: opts}
+	return &Allocator{store: store, log: log, opts: opts, cache: newAllocatorCache()}
 }
 
 // AssignArgs is one request for addresses.
@@ -161,6 +162,7 @@ func (a *Allocator) Assign(ctx context.Context, args AssignArgs) ([]Assignment, 
 	if err != nil {
 		return nil, fmt.Errorf("assign: %w", err)
 	}
+	defer a.cache.lockNode(args.Node)()
 	req := &request{args: args, cfg: cfg, attr: attributeFor(args),
 		registered: map[netip.Prefix]int{}, allocated: map[netip.Prefix]int{}}
 	if len(args.Fixed) > 0 {
@@ -205,19 +207,28 @@ func (a *Allocator) assignFamily(ctx context.Context, req *request, family, n in
 		return err
 	}
 	need := n
-	affine, err := a.affineBlocks(ctx, req.args.Node, pools)
-	if err != nil {
-		return err
-	}
-	for _, blk := range affine {
-		if need == 0 {
-			break
-		}
-		got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node))
+	tried := map[netip.Prefix]bool{}
+	// First the blocks this allocator knows the node holds; when they are not enough,
+	// list the affinities again (another process may have claimed blocks for the node).
+	for _, refresh := range []bool{false, true} {
+		affine, listed, err := a.affineBlocks(ctx, req.args.Node, pools, refresh)
 		if err != nil {
 			return err
 		}
-		need -= got
+		for _, blk := range affine {
+			if need == 0 || tried[blk] {
+				continue
+			}
+			tried[blk] = true
+			got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node))
+			if err != nil {
+				return err
+			}
+			need -= got
+		}
+		if need == 0 || listed {
+			break
+		}
 	}
 	for need > 0 {
 		blk, ok, err := a.claimNewBlock(ctx, req, pools)
@@ -264,7 +275,7 @@ func (a *Allocator) takeFromBlock(ctx context.Context, req *request, cidr netip.
 	name := BlockName(cidr)
 	took := 0
 	err := a.retry(ctx, "allocating from block "+cidr.String(), func() error {
-		b, err := a.store.Blocks().Get(ctx, name)
+		b, cached, err := a.readBlock(ctx, name)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -273,20 +284,25 @@ func (a *Allocator) takeFromBlock(ctx context.Context, req *request, cidr netip.
 		}
 		if _, err := parseBlock(b); err != nil {
 			a.log.Warn("skipping invalid block", zap.Error(err))
+			a.cache.forgetBlock(name)
 			return nil
 		}
-		if b.Spec.Deleted || !ok(b) {
-			return nil
+		k := 0
+		if !b.Spec.Deleted && ok(b) {
+			k = min(want, freeCount(b, cidr, req.cfg.isReserved))
 		}
-		k := min(want, freeCount(b, cidr, req.cfg.isReserved))
 		if k == 0 {
+			if cached { // never skip a block on the word of a cached copy
+				a.cache.forgetBlock(name)
+				return ErrConflict
+			}
 			return nil
 		}
 		if err := a.register(ctx, req, cidr, k); err != nil {
 			return err
 		}
 		ords := allocate(b, cidr, k, req.attr, req.cfg.isReserved)
-		if _, err := a.store.Blocks().Update(ctx, b); err != nil {
+		if err := a.writeBlock(ctx, b); err != nil {
 			return err
 		}
 		took = len(ords)

@@ -14,17 +14,44 @@ import (
 )
 
 // affineBlocks lists the blocks node holds an affinity for inside pools, in pool
-// preference order, then address order. Affinities being deleted are left out.
-func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool) ([]netip.Prefix, error) {
-	affs, err := a.store.Affinities().List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing block affinities: %w", err)
+// preference order, then address order. Affinities being deleted are left out. Unless
+// refresh is set, the list last read is used; listed says whether the store was asked.
+func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool, refresh bool) (cidrs []netip.Prefix, listed bool, err error) {
+	all, ok := a.cache.affineOf(node)
+	if refresh || !ok {
+		if all, err = a.listAffine(ctx, node); err != nil {
+			return nil, true, err
+		}
+		a.cache.setAffine(node, all)
+		listed = true
 	}
 	type ranked struct {
 		cidr netip.Prefix
 		pool int
 	}
 	var out []ranked
+	for _, cidr := range all {
+		if i := slices.IndexFunc(pools, func(p Pool) bool { return blockInPool(cidr, p) }); i >= 0 {
+			out = append(out, ranked{cidr, i})
+		}
+	}
+	slices.SortFunc(out, func(x, y ranked) int {
+		return cmp.Or(cmp.Compare(x.pool, y.pool), x.cidr.Addr().Compare(y.cidr.Addr()))
+	})
+	cidrs = make([]netip.Prefix, len(out))
+	for i, r := range out {
+		cidrs[i] = r.cidr
+	}
+	return cidrs, listed, nil
+}
+
+// listAffine reads the CIDRs of node's live affinities from the store.
+func (a *Allocator) listAffine(ctx context.Context, node string) ([]netip.Prefix, error) {
+	affs, err := a.store.Affinities().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing block affinities: %w", err)
+	}
+	var out []netip.Prefix
 	for _, aff := range affs {
 		if aff.Spec.Node != node || aff.Spec.Deleted == "true" || aff.Spec.State == v3.BlockAffinityPendingDeletion {
 			continue
@@ -34,18 +61,9 @@ func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool)
 			a.log.Warn("skipping block affinity with an invalid cidr", zap.String("affinity", aff.Name), zap.Error(err))
 			continue
 		}
-		if i := slices.IndexFunc(pools, func(p Pool) bool { return blockInPool(cidr, p) }); i >= 0 {
-			out = append(out, ranked{cidr, i})
-		}
+		out = append(out, cidr.Masked())
 	}
-	slices.SortFunc(out, func(x, y ranked) int {
-		return cmp.Or(cmp.Compare(x.pool, y.pool), x.cidr.Addr().Compare(y.cidr.Addr()))
-	})
-	cidrs := make([]netip.Prefix, len(out))
-	for i, r := range out {
-		cidrs[i] = r.cidr
-	}
-	return cidrs, nil
+	return out, nil
 }
 
 // claimNewBlock claims the first free block of the first pool that has one. It returns
@@ -104,7 +122,11 @@ func (a *Allocator) claim(ctx context.Context, node string, cidr netip.Prefix) e
 		return fmt.Errorf("creating block %s: %w", cidr, err)
 	}
 	a.log.Info("claimed block", zap.String("node", node), zap.Stringer("block", cidr))
-	return a.confirmAffinity(ctx, aff)
+	if err := a.confirmAffinity(ctx, aff); err != nil {
+		return err
+	}
+	a.cache.addAffine(node, cidr)
+	return nil
 }
 
 func (a *Allocator) pendingAffinity(ctx context.Context, node string, cidr netip.Prefix) (*v3.BlockAffinity, error) {

@@ -62,7 +62,7 @@ func (a *Allocator) takeFixed(ctx context.Context, req *request, pool Pool, addr
 		if err := allocateOrdinal(b, ord, req.attr); err != nil {
 			return fmt.Errorf("%w: %s %v", ErrAddressInUse, addr, err)
 		}
-		if _, err := a.store.Blocks().Update(ctx, b); err != nil {
+		if err := a.writeBlock(ctx, b); err != nil {
 			return err
 		}
 		req.allocated[cidr]++

@@ -35,7 +35,7 @@ func TestRandomSequencesNeverDoubleAllocate(t *testing.T) {
 				s := k.make(t, pools, res)
 				strict := seq%3 == 0
 				a := NewWithOptions(s, nil, Options{StrictAffinity: strict})
-				runRandomSequence(t, s, a, rand.New(rand.NewPCG(seed, 7)), steps)
+				runRandomSequence(t, s, a, randFor(seed), steps)
 			})
 		}
 	}
@@ -132,3 +132,5 @@ func runRandomSequence(t *testing.T, s Store, a *Allocator, rng *rand.Rand, step
 func isReservedErr(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "reserved by an IPReservation")
 }
+
+func randFor(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 7)) }

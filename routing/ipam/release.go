@@ -18,6 +18,9 @@ var ErrNotAllocated = errors.New("address not allocated")
 // creating it when missing and deleting it when it ends up holding nothing.
 func (a *Allocator) adjustHandle(ctx context.Context, handle string, delta map[string]int) error {
 	name := HandleName(handle)
+	if created, err := a.createHandle(ctx, handle, delta); created || err != nil {
+		return err
+	}
 	return a.retry(ctx, "updating handle "+handle, func() error {
 		h, err := a.store.Handles().Get(ctx, name)
 		if errors.Is(err, ErrNotFound) {
@@ -62,6 +65,33 @@ func (a *Allocator) adjustHandle(ctx context.Context, handle string, delta map[s
 		}
 		return err
 	})
+}
+
+// createHandle tries the common case first: a new handle gaining addresses, one
+// request. created is false when the handle exists (or delta is not all gains).
+func (a *Allocator) createHandle(ctx context.Context, handle string, delta map[string]int) (created bool, err error) {
+	blocks := map[string]int{}
+	for cidr, d := range delta {
+		if d < 0 {
+			return false, nil
+		}
+		if d > 0 {
+			blocks[cidr] = d
+		}
+	}
+	if len(blocks) == 0 {
+		return false, nil
+	}
+	h := &v3.IPAMHandle{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v3.SchemeGroupVersion.String(), Kind: v3.KindIPAMHandle},
+		ObjectMeta: metav1.ObjectMeta{Name: HandleName(handle)},
+		Spec:       v3.IPAMHandleSpec{HandleID: handle, Block: blocks},
+	}
+	_, err = a.store.Handles().Create(ctx, h)
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // ReleaseByHandle frees every address held by handle and deletes the handle. An
@@ -121,7 +151,7 @@ func (a *Allocator) releaseHandleEverywhere(ctx context.Context, handle string) 
 func (a *Allocator) releaseHandleInBlock(ctx context.Context, handle string, cidr netip.Prefix) (int, error) {
 	freed := 0
 	err := a.retry(ctx, "releasing "+handle+" in block "+cidr.String(), func() error {
-		b, err := a.store.Blocks().Get(ctx, BlockName(cidr))
+		b, cached, err := a.readBlock(ctx, BlockName(cidr))
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -129,15 +159,19 @@ func (a *Allocator) releaseHandleInBlock(ctx context.Context, handle string, cid
 			return err
 		}
 		if _, err := parseBlock(b); err != nil {
+			a.cache.forgetBlock(b.Name)
 			return err
 		}
 		ords := ordinalsOfHandle(b, handle)
 		if len(ords) == 0 {
+			if cached { // confirm "nothing held here" on a fresh read
+				a.cache.forgetBlock(b.Name)
+				return ErrConflict
+			}
 			return nil
 		}
 		freed = release(b, ords)
-		_, err = a.store.Blocks().Update(ctx, b)
-		return err
+		return a.writeBlock(ctx, b)
 	})
 	return freed, err
 }
@@ -178,7 +212,7 @@ func (a *Allocator) releaseAddr(ctx context.Context, addr netip.Addr, onlyHandle
 			return fmt.Errorf("%w by %s (held by %s)", ErrNotAllocated, onlyHandle, holderOf(b, ord))
 		}
 		release(b, []int{ord})
-		_, err := a.store.Blocks().Update(ctx, b)
+		err := a.writeBlock(ctx, b)
 		if errors.Is(err, ErrConflict) {
 			fresh, gerr := a.store.Blocks().Get(ctx, b.Name)
 			if gerr != nil {

@@ -21,7 +21,8 @@ var (
 //
 // Create fails with ErrConflict when the name exists. Update and Delete succeed only
 // when the stored resourceVersion equals the one given (the object's for Update), else
-// ErrConflict; a missing object is ErrNotFound. Returned objects are the caller's to
+// ErrConflict; a missing object is ErrNotFound (an Update of an object deleted meanwhile
+// may also be ErrConflict: the caller re-reads either way). Returned objects are the caller's to
 // modify: implementations never share memory with their callers.
 type Objects[T any] interface {
 	List(ctx context.Context) ([]T, error)
