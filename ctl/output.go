@@ -38,7 +38,7 @@ func parseOutput(s string) (outputFormat, error) {
 	}
 	spec, ok := strings.CutPrefix(s, "custom-columns=")
 	if !ok || spec == "" {
-		return outputFormat{}, fmt.Errorf("-o %q: want yaml, json, wide, name or custom-columns=HEADER:.json.path,...", s)
+		return outputFormat{}, fmt.Errorf("-o %q: want yaml, json, wide, name or custom-columns=HEADER:.json.path[,HEADER:.json.path]", s)
 	}
 	var cols []customColumn
 	for _, part := range strings.Split(spec, ",") {

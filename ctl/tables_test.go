@@ -54,6 +54,12 @@ func TestTablesFile(t *testing.T) {
 // backend's goldens (server-assigned metadata aside).
 func checkTablesKubernetes(t *testing.T, h *harness) {
 	loadTableFixtures(t, h)
+	defer func() {
+		h.t = t
+		if out := h.mustRun("delete", "-f", "testdata/resources", "-f", examplesDir); out != "Successfully deleted 10 resource(s)\n" {
+			t.Errorf("deleting the fixtures: %q", out)
+		}
+	}()
 	for _, tc := range tableCases {
 		t.Run(tc.golden, func(t *testing.T) {
 			hh := *h

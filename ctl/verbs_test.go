@@ -129,6 +129,11 @@ func TestKubernetesBackend(t *testing.T) {
 				hh.t = t
 				checkTablesKubernetes(t, &hh)
 			})
+			t.Run("policy", func(t *testing.T) {
+				hh := *h
+				hh.t = t
+				checkPolicyKubernetes(t, &hh)
+			})
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -128,19 +129,29 @@ func (k *Kubernetes) resourceFor(kind *Kind, namespace string) (dynamic.Resource
 
 // Get implements Client.
 func (k *Kubernetes) Get(ctx context.Context, kind *Kind, namespace, name string) (runtime.Object, error) {
-	r, gv, err := k.resourceFor(kind, namespace)
+	r, _, err := k.resourceFor(kind, namespace)
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) && gv == v3.LegacyGroupVersion && isPolicyKind(kind) {
-		// Calico's own CRD backend stores default-tier policies as "default.<name>".
-		u, err = r.Get(ctx, "default."+name, metav1.GetOptions{})
-	}
+	u, err := k.getStored(ctx, r, kind, name)
 	if err != nil {
 		return nil, k.wrap(err, kind, namespace, name)
 	}
 	return fromUnstructured(u)
+}
+
+// getStored reads the stored object. Calico's own CRD backend stores default-tier
+// policies in crd.projectcalico.org/v1 as "default.<name>", so that name is tried too.
+func (k *Kubernetes) getStored(ctx context.Context, r dynamic.ResourceInterface, kind *Kind, name string) (*unstructured.Unstructured, error) {
+	u, err := r.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) && isPolicyKind(kind) && !strings.HasPrefix(name, "default.") {
+		if gv, gerr := k.groupFor(kind); gerr == nil && gv == v3.LegacyGroupVersion {
+			if u2, err2 := r.Get(ctx, "default."+name, metav1.GetOptions{}); err2 == nil {
+				return u2, nil
+			}
+		}
+	}
+	return u, err
 }
 
 func isPolicyKind(kind *Kind) bool {
@@ -189,11 +200,13 @@ func (k *Kubernetes) Update(ctx context.Context, obj runtime.Object) (runtime.Ob
 	if err != nil {
 		return nil, err
 	}
+	name := u.GetName()
 	if u.GetResourceVersion() == "" {
-		cur, err := r.Get(ctx, u.GetName(), metav1.GetOptions{})
+		cur, err := k.getStored(ctx, r, kind, name)
 		if err != nil {
-			return nil, k.wrap(err, kind, u.GetNamespace(), u.GetName())
+			return nil, k.wrap(err, kind, u.GetNamespace(), name)
 		}
+		u.SetName(cur.GetName())
 		u.SetResourceVersion(cur.GetResourceVersion())
 		if u.GetUID() == "" {
 			u.SetUID(cur.GetUID())
@@ -201,26 +214,25 @@ func (k *Kubernetes) Update(ctx context.Context, obj runtime.Object) (runtime.Ob
 	}
 	got, err := r.Update(ctx, u, metav1.UpdateOptions{FieldManager: "palisadectl"})
 	if err != nil {
-		return nil, k.wrap(err, kind, u.GetNamespace(), u.GetName())
+		return nil, k.wrap(err, kind, u.GetNamespace(), name)
 	}
 	return fromUnstructured(got)
 }
 
 // Delete implements Client.
 func (k *Kubernetes) Delete(ctx context.Context, kind *Kind, namespace, name string) (runtime.Object, error) {
-	cur, err := k.Get(ctx, kind, namespace, name)
-	if err != nil {
-		return nil, err
-	}
 	r, _, err := k.resourceFor(kind, namespace)
 	if err != nil {
 		return nil, err
 	}
-	m, _ := meta.Accessor(cur)
-	if err := r.Delete(ctx, m.GetName(), metav1.DeleteOptions{}); err != nil {
+	stored, err := k.getStored(ctx, r, kind, name)
+	if err != nil {
 		return nil, k.wrap(err, kind, namespace, name)
 	}
-	return cur, nil
+	if err := r.Delete(ctx, stored.GetName(), metav1.DeleteOptions{}); err != nil {
+		return nil, k.wrap(err, kind, namespace, name)
+	}
+	return fromUnstructured(stored)
 }
 
 // prepare converts obj for the group its kind is served in.
