@@ -70,6 +70,7 @@ func TestApplyToAPIServer(t *testing.T) {
 			}
 		}
 		checkAccess(ctx, t, cp)
+		checkNodeWorks(ctx, t, cp)
 	})
 
 	// The pod templates are validated as pods only when a controller creates them:
