@@ -20,15 +20,18 @@ type Option func(*Dataplane)
 // WithNetNSFd programs the network namespace behind fd instead of the current one.
 func WithNetNSFd(fd int) Option { return func(d *Dataplane) { d.netnsFd = fd } }
 
-// WithResyncBudget bounds how many non-base chains and how many sets one Resync
-// compares element by element and rule by rule (DefaultResyncBudget otherwise; zero
-// or less compares everything every time).
-func WithResyncBudget(n int) Option { return func(d *Dataplane) { d.resyncBudget = n } }
+// WithResyncBudget bounds how many sets (besides the verdict maps) one Resync compares
+// element by element, and how many non-base chains rule by rule (ten times n), each
+// one netlink round trip. DefaultResyncBudget otherwise; zero or less compares
+// everything every time.
+func WithResyncBudget(n int) Option {
+	return func(d *Dataplane) { d.resyncBudget, d.chainBudget = n, 10*n }
+}
 
-// DefaultResyncBudget keeps one Resync of a full-scale table (20,000 chains, 10,000
-// sets) to a few milliseconds of reads per set and chain; the sweep completes in
-// about ten calls.
-const DefaultResyncBudget = 2000
+// DefaultResyncBudget keeps one Resync of a full-scale table (20,000 chains, 2,000
+// sets of 100 members) to 200 set reads and 2,000 chain reads, a few hundred
+// milliseconds; the sweep completes in ten calls.
+const DefaultResyncBudget = 200
 
 // WithPassMark sets the packet-mark bit used for Pass (DefaultPassMark otherwise).
 func WithPassMark(bit uint32) Option { return func(d *Dataplane) { d.opt.PassMark = bit } }
@@ -71,9 +74,11 @@ type Dataplane struct {
 	last  OpCounts
 	stats Stats
 
-	// Resync's round-robin position over non-base chains and sets.
-	resyncBudget            int
-	resyncCursor, setCursor resyncCursor
+	// Resync's rule reader and round-robin positions over chains and sets.
+	rules                  ruleDumper
+	resyncBudget           int // sets per Resync
+	chainBudget            int // chains per Resync
+	chainCursor, setCursor resyncCursor
 }
 
 type appliedState struct {
@@ -113,12 +118,13 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
 		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
 		config:   dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
-		needFull: true, resyncBudget: DefaultResyncBudget,
+		needFull: true, resyncBudget: DefaultResyncBudget, chainBudget: 10 * DefaultResyncBudget,
 		table: &nft.Table{Name: TableName, Family: nft.TableFamilyINet},
 	}
 	for _, o := range opts {
 		o(d)
 	}
+	d.rules.netnsFd = d.netnsFd
 	// A lasting socket: one dial (and netns switch) per Dataplane, not per batch.
 	connOpts := []nft.ConnOption{nft.AsLasting(), nft.WithSockOptions(largeBuffers)}
 	if d.netnsFd >= 0 {
@@ -456,7 +462,11 @@ func chainText(c *Chain) string {
 func (d *Dataplane) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.conn.CloseLasting(); err != nil {
+	err := d.rules.close()
+	if cerr := d.conn.CloseLasting(); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("closing nftables netlink connection: %w", err)
 	}
 	return nil

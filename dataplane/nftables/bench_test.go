@@ -204,3 +204,27 @@ func BenchmarkApplyPolicyChange(b *testing.B) {
 	}
 	reportP99(b, lat)
 }
+
+// BenchmarkResyncFullScale is one Resync of the full-scale table with no drift: the
+// table, chain and set lists, the base chains and maps, and a budget's worth of other
+// chains' rules and sets' elements read back and compared ("all": every chain and set
+// each call).
+func BenchmarkResyncFullScale(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		budget int
+	}{{"budget-default", DefaultResyncBudget}, {"all", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			dp := programmedScaleNode(b)
+			dp.resyncBudget = bc.budget
+			for b.Loop() {
+				if err := dp.Resync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if st := dp.Stats(); st.Repairs != 0 {
+				b.Fatalf("resync of an untouched table repaired it: %+v", st)
+			}
+		})
+	}
+}

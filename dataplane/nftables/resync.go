@@ -9,7 +9,6 @@ import (
 	"time"
 
 	nft "github.com/google/nftables"
-	"github.com/google/nftables/userdata"
 	"go.uber.org/zap"
 )
 
@@ -22,9 +21,11 @@ const DefaultResyncInterval = 10 * time.Second
 // deletes and recreates it. The transaction is atomic, so there is no moment with the
 // table absent, and conntrack keeps established flows.
 //
-// Base chains and dispatch maps are compared on every call; other chains and sets
-// round robin, at most WithResyncBudget of each per call (DefaultResyncBudget), so a
-// full-scale table is swept over a few intervals at bounded cost per call.
+// The base chains' rules and the verdict maps are compared on every call; other chains'
+// rules (by fingerprint) and other sets' elements round robin, at most
+// WithResyncBudget sets and ten times as many chains per call (each is one netlink
+// round trip), so a full-scale table is swept over a few intervals at bounded cost
+// per call.
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -80,9 +81,9 @@ func (d *Dataplane) drift() (string, error) {
 	return d.setDrift()
 }
 
-// chainDrift compares the chains of the table, then the rules of every base chain and
-// of up to resyncBudget other chains (round robin): their fingerprints, in order,
-// must be those of the rules last written.
+// chainDrift compares the chains of the table, then the rules of the base chains and
+// of up to chainBudget other chains (round robin): their fingerprints, in order, must
+// be those of the rules last written.
 func (d *Dataplane) chainDrift() (string, error) {
 	chains, err := d.conn.ListChainsOfTableFamily(nft.TableFamilyINet)
 	if err != nil {
@@ -104,33 +105,32 @@ func (d *Dataplane) chainDrift() (string, error) {
 		}
 	}
 	names := []string{ChainForwardEgress, ChainForwardIngress, ChainInput, ChainOutput, ChainNATPostrouting}
-	names = append(names, d.resyncCursor.next(d.applied.chains, d.resyncBudget)...)
+	names = append(names, d.chainCursor.next(slices.Collect(maps.Keys(d.applied.chains)), d.chainBudget)...)
 	for _, name := range names {
 		text, ok := d.applied.chains[name]
 		if !ok {
 			continue
 		}
-		rules, err := d.conn.GetRules(d.table, &nft.Chain{Name: name, Table: d.table})
+		fps, err := d.rules.fingerprints(name)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("reading rules of chain %s: %w", name, err)
 		}
-		if msg := compareRules(name, text, rules); msg != "" {
+		if msg := compareRules(name, text, fps); msg != "" {
 			return msg, nil
 		}
 	}
 	return "", nil
 }
 
-// compareRules checks the kernel's rules of a chain against the chain's text (one
-// rule per line after the header).
-func compareRules(chain, text string, rules []*nft.Rule) string {
+// compareRules checks a chain's rule fingerprints, read from the kernel, against the
+// chain's text (one rule per line after the header).
+func compareRules(chain, text string, got []uint32) string {
 	want := strings.Split(strings.TrimSuffix(text, "\n"), "\n")[1:]
-	if len(rules) != len(want) {
-		return fmt.Sprintf("chain %s has %d rules, want %d", chain, len(rules), len(want))
+	if len(got) != len(want) {
+		return fmt.Sprintf("chain %s has %d rules, want %d", chain, len(got), len(want))
 	}
-	for i, r := range rules {
-		got, ok := userdata.GetUint32(r.UserData, udataFingerprint)
-		if !ok || got != ruleFingerprint(want[i]) {
+	for i, fp := range got {
+		if fp != ruleFingerprint(want[i]) {
 			return fmt.Sprintf("chain %s rule %d differs from %q", chain, i, want[i])
 		}
 	}
@@ -160,7 +160,7 @@ func (d *Dataplane) setDrift() (string, error) {
 		}
 	}
 	names := []string{MapFromWorkload, MapToWorkload, MapHostIngress, MapHostEgress}
-	names = append(names, d.setCursor.next(d.applied.sets, d.resyncBudget)...)
+	names = append(names, d.setCursor.next(slices.Collect(maps.Keys(d.applied.sets)), d.resyncBudget)...)
 	for _, name := range names {
 		s, ok := d.applied.sets[name]
 		if !ok {
@@ -202,14 +202,7 @@ func diffElements(got, want map[Element]struct{}, t SetType) string {
 // intervals without making any single Resync slow.
 type resyncCursor struct{ after string }
 
-func (c *resyncCursor) next(m any, budget int) []string {
-	var names []string
-	switch m := m.(type) {
-	case map[string]string:
-		names = slices.Collect(maps.Keys(m))
-	case map[string]*appliedSet:
-		names = slices.Collect(maps.Keys(m))
-	}
+func (c *resyncCursor) next(names []string, budget int) []string {
 	slices.Sort(names)
 	if budget <= 0 || len(names) <= budget {
 		return names

@@ -109,8 +109,8 @@ func TestResyncSeesNoDriftInAFullTable(t *testing.T) {
 	}
 }
 
-// TestResyncBudgetSweepsEverything: with a budget of one chain and one set per call,
-// drift in any chain is still found within as many calls as there are chains.
+// TestResyncBudgetSweepsEverything: with a budget of one set per call, drift in any
+// set is still found within as many calls as there are sets.
 func TestResyncBudgetSweepsEverything(t *testing.T) {
 	n := newNode(t)
 	dp, err := New(zaptest.NewLogger(t), WithNetNSFd(n.ns.Open(t)), WithResyncBudget(1))
@@ -120,7 +120,7 @@ func TestResyncBudgetSweepsEverything(t *testing.T) {
 	t.Cleanup(func() { _ = dp.Close() })
 	n.dp = dp
 	n.apply(t, allowFromSetState()...)
-	n.ns.MustRun(t, "nft", "flush", "chain", "inet", TableName, PolicyChainName(pid("default", "allow-from-set"), true))
+	n.ns.MustRun(t, "nft", "delete", "element", "inet", TableName, SetName("sel-allowed", dataplane.SetKindNets, IPv4), "{ 10.65.0.1 }")
 	calls := 0
 	for n.dp.Stats().Repairs == 0 && calls < 50 {
 		if err := n.dp.Resync(); err != nil {
@@ -129,7 +129,7 @@ func TestResyncBudgetSweepsEverything(t *testing.T) {
 		calls++
 	}
 	if n.dp.Stats().Repairs != 1 {
-		t.Fatalf("drift in a policy chain not found in %d resyncs with budget 1", calls)
+		t.Fatalf("drift in a policy set not found in %d resyncs with budget 1", calls)
 	}
 	t.Logf("found after %d resyncs", calls)
 	n.check(t, probe{"a", "tcp", addrB, 8080, true})
