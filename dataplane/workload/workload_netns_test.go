@@ -65,6 +65,21 @@ func TestSetupVerifyTeardown(t *testing.T) {
 		}
 	}
 
+	// An IPv6-only pod gets no IPv4 gateway and still reaches the others over IPv6.
+	podC := netnstest.New(t, "pc")
+	specC := workload.Spec{NetNSPath: podC.Path(), HostIface: "calitest0000c", PodIface: "eth0", MTU: 1450,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("fd00:65::3/128")}}
+	setupIn(t, node, specC)
+	if err := node.Do(func() error { return workload.Verify(specC) }); err != nil {
+		t.Errorf("Verify IPv6-only: %v", err)
+	}
+	if got := podC.MustRun(t, "ip", "-4", "route", "show"); strings.TrimSpace(got) != "" {
+		t.Errorf("IPv6-only pod has IPv4 routes: %q", got)
+	}
+	if err := podC.Ping(netip.MustParseAddr("fd00:65::1"), 2*time.Second); err != nil {
+		t.Errorf("IPv6-only pod → fd00:65::1: %v", err)
+	}
+
 	// Verify notices damage.
 	podA.MustRun(t, "ip", "route", "del", "default")
 	if err := node.Do(func() error { return workload.Verify(specA) }); err == nil || !strings.Contains(err.Error(), "missing route 0.0.0.0/0 via 169.254.1.1") {
