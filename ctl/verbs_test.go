@@ -236,3 +236,22 @@ func checkFileDatastore(t *testing.T, dir string, ex example, wantSpec string) {
 }
 
 var _ = context.Background
+
+// TestGetOutputAppliesBack: what get -o yaml and -o json print (a kind: List) is input
+// that apply -f - reads, into another datastore, giving the same objects.
+func TestGetOutputAppliesBack(t *testing.T) {
+	from := fileHarness(t)
+	from.mustRun("apply", "-f", examplesDir)
+	for _, format := range []string{"yaml", "json"} {
+		t.Run(format, func(t *testing.T) {
+			list := from.mustRun("get", "ippools", "-o", format)
+			to := fileHarness(t)
+			if r := to.run(list, "apply", "-f", "-"); r.code != 0 || r.stdout != "Successfully applied 3 'IPPool' resource(s)\n" {
+				t.Fatalf("apply -f - of get -o %s: %s", format, r)
+			}
+			if diff := cmp.Diff(from.mustRun("get", "ippools", "-o", "wide"), to.mustRun("get", "ippools", "-o", "wide")); diff != "" {
+				t.Errorf("pools differ after the copy (-from +to):\n%s", diff)
+			}
+		})
+	}
+}

@@ -119,7 +119,11 @@ func (f *File) rewrite(where located, obj runtime.Object) error {
 		}
 		return nil
 	}
-	return writeAtomic(where.path, joinDocs(kept, isJSON))
+	out := joinDocs(kept, isJSON)
+	if bytes.Equal(out, data) {
+		return nil // unchanged: no write, so watchers see no event
+	}
+	return writeAtomic(where.path, out)
 }
 
 func startsWithBrace(data []byte) bool {
