@@ -170,6 +170,7 @@ func allocations(blocks []*v3.IPAMBlock) ([]Allocation, []string) {
 			problems = append(problems, "block "+b.Name+": cidr and allocations do not match")
 			continue
 		}
+		base, key := cidr.Masked().Addr(), cidr.Masked().String()
 		for ord, idx := range b.Spec.Allocations {
 			if idx == nil {
 				continue
@@ -183,7 +184,7 @@ func allocations(blocks []*v3.IPAMBlock) ([]Allocation, []string) {
 			if !ok {
 				continue // nothing says whose it is: never ours to release
 			}
-			a := Allocation{Addr: nthAddr(cidr.Masked().Addr(), ord), Block: cidr.Masked().String(), Owner: owner}
+			a := Allocation{Addr: nthAddr(base, ord), Block: key, Owner: owner}
 			if attr.HandleID != nil {
 				a.Handle = *attr.HandleID
 			}
