@@ -317,7 +317,7 @@ func (a *Agent) readSecret(name, key string) (string, error) {
 	}
 	v, ok := sec.Data[key]
 	if !ok {
-		return "", fmt.Errorf("Secret %s/%s has no key %q", a.cfg.Namespace, name, key)
+		return "", fmt.Errorf("reading Secret %s/%s: no key %q", a.cfg.Namespace, name, key)
 	}
 	return string(v), nil
 }

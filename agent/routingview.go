@@ -189,7 +189,7 @@ func nodeAddress(n *corev1.Node) (netip.Prefix, error) {
 		if a, aerr := netip.ParseAddr(raw); aerr == nil {
 			return netip.PrefixFrom(a, 32), nil
 		}
-		return netip.Prefix{}, fmt.Errorf("Node %s: metadata.annotations[%s]: %q is not an address/prefix", n.Name, AnnotationIPv4Address, raw)
+		return netip.Prefix{}, fmt.Errorf("node %s: metadata.annotations[%s]: %q is not an address/prefix", n.Name, AnnotationIPv4Address, raw)
 	}
 	return p, nil
 }
@@ -202,12 +202,12 @@ func remoteNode(n *corev1.Node) (routes.RemoteNode, error) {
 	rn := routes.RemoteNode{Name: n.Name, IP: addr.Addr()}
 	if raw := n.Annotations[AnnotationVXLANTunnelAddr]; raw != "" {
 		if rn.VTEPIP, err = netip.ParseAddr(raw); err != nil {
-			return routes.RemoteNode{}, fmt.Errorf("Node %s: metadata.annotations[%s]: %w", n.Name, AnnotationVXLANTunnelAddr, err)
+			return routes.RemoteNode{}, fmt.Errorf("node %s: metadata.annotations[%s]: %w", n.Name, AnnotationVXLANTunnelAddr, err)
 		}
 	}
 	if raw := n.Annotations[AnnotationVXLANTunnelMAC]; raw != "" {
 		if rn.VTEPMAC, err = net.ParseMAC(raw); err != nil {
-			return routes.RemoteNode{}, fmt.Errorf("Node %s: metadata.annotations[%s]: %w", n.Name, AnnotationVXLANTunnelMAC, err)
+			return routes.RemoteNode{}, fmt.Errorf("node %s: metadata.annotations[%s]: %w", n.Name, AnnotationVXLANTunnelMAC, err)
 		}
 	}
 	return rn, nil
@@ -222,7 +222,7 @@ func bgpNode(n *corev1.Node) (bgp.Node, error) {
 	if raw := n.Annotations[AnnotationASNumber]; raw != "" {
 		as, err := strconv.ParseUint(raw, 10, 32)
 		if err != nil {
-			return bgp.Node{}, fmt.Errorf("Node %s: metadata.annotations[%s]: %q is not an AS number", n.Name, AnnotationASNumber, raw)
+			return bgp.Node{}, fmt.Errorf("node %s: metadata.annotations[%s]: %q is not an AS number", n.Name, AnnotationASNumber, raw)
 		}
 		out.ASNumber = uint32(as)
 	}

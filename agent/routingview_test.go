@@ -51,7 +51,7 @@ func TestRoutingViewFromDatastore(t *testing.T) {
 	}
 	local := routes.LocalNode{Name: "n1", Address: netip.MustParsePrefix("10.0.0.1/24")}
 	in, problems := v.routeInput(local)
-	if len(problems) != 1 || !strings.Contains(problems[0], "Node n3") {
+	if len(problems) != 1 || !strings.Contains(problems[0], "node n3") {
 		t.Errorf("problems = %q, want one about Node n3", problems)
 	}
 	want := []routes.RemoteNode{{Name: "n2", IP: netip.MustParseAddr("10.0.0.2")}}
