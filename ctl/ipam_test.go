@@ -2,26 +2,52 @@ package ctl
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisadenet/palisade/routing/ipam"
 )
+
+// liveWorkload is a pod (namespace, name, node) that exists.
+type liveWorkload struct{ ns, name, node string }
+
+// ipamLive are the pods and nodes the IPAM test says exist; the pod x/gone is missing.
+var ipamLive = []liveWorkload{{"x", "a", "node1"}, {"x", "b", "node1"}, {"y", "c", "node2"}}
 
 // TestIPAMFile allocates addresses with routing/ipam in a file datastore, then checks
 // what ipam show, check and release print and do.
 func TestIPAMFile(t *testing.T) {
 	h := fileHarness(t)
-	h.mustRun("apply", "-f", filepath.Join(examplesDir, "ippool-v3.yaml"))
 	store, err := ipam.NewFileStore(h.dir, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	checkIPAM(t, h, store, func() {
+		var b strings.Builder
+		for _, w := range ipamLive {
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: %q, namespace: %q}\nspec: {nodeName: %s, containers: [{name: c, image: i}]}\n", w.name, w.ns, w.node)
+		}
+		b.WriteString("---\napiVersion: v1\nkind: Node\nmetadata: {name: node1}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: node2}\n")
+		if err := os.WriteFile(filepath.Join(h.dir, "cluster.yaml"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkIPAM allocates four addresses on two nodes, then checks ipam show, check (before
+// and after makeLive creates the pods and nodes of ipamLive) and release.
+func checkIPAM(t *testing.T, h *harness, store ipam.Store, makeLive func()) {
+	h.mustRun("apply", "-f", filepath.Join(examplesDir, "ippool-v3.yaml"))
 	alloc := ipam.New(store, zap.NewNop())
 	ctx := context.Background()
 	assign := func(handle, node, ns, pod string, n int) []ipam.Assignment {
@@ -48,32 +74,7 @@ func TestIPAMFile(t *testing.T) {
 	}
 	checkGolden(t, "ipam-check-no-pods.txt", r.stdout)
 
-	live := `apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: x}
-spec: {nodeName: node1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: x}
-spec: {nodeName: node1, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: c, namespace: "y"}
-spec: {nodeName: node2, containers: [{name: c, image: i}]}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node1}
----
-apiVersion: v1
-kind: Node
-metadata: {name: node2}
-`
-	if err := os.WriteFile(filepath.Join(h.dir, "cluster.yaml"), []byte(live), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	makeLive()
 	r = h.run("", "ipam", "check")
 	if r.code != 1 {
 		t.Fatalf("ipam check with a leak: want exit 1, got %s", r)
@@ -100,4 +101,42 @@ metadata: {name: node2}
 	if out := h.mustRun("get", "ipamblocks"); !strings.Contains(out, "10.245.1.0/26") || !strings.Contains(out, "host:node1") {
 		t.Errorf("get ipamblocks:\n%s", out)
 	}
+}
+
+// checkIPAMKubernetes runs checkIPAM over routing/ipam's KubernetesStore, creating the
+// live pods and nodes with client-go.
+func checkIPAMKubernetes(t *testing.T, h *harness) {
+	store, err := ipam.NewKubernetesStore(h.cp.Config, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIPAM(t, h, store, func() {
+		clients, err := kubernetes.NewForConfig(h.cp.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		core := clients.CoreV1()
+		for _, n := range []string{"node1", "node2"} {
+			if _, err := core.Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, ns := range []string{"x", "y"} {
+			if _, err := core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := core.ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, w := range ipamLive {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: w.name, Namespace: w.ns},
+				Spec: corev1.PodSpec{NodeName: w.node, Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
+			if _, err := core.Pods(w.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

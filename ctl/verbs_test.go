@@ -129,6 +129,13 @@ func TestKubernetesBackend(t *testing.T) {
 				hh.t = t
 				checkTablesKubernetes(t, &hh)
 			})
+			if set == "v3" { // routing/ipam's KubernetesStore speaks projectcalico.org/v3
+				t.Run("ipam", func(t *testing.T) {
+					hh := *h
+					hh.t = t
+					checkIPAMKubernetes(t, &hh)
+				})
+			}
 			t.Run("policy", func(t *testing.T) {
 				hh := *h
 				hh.t = t
