@@ -41,6 +41,21 @@ func Slots() []Slot {
 	return out
 }
 
+// External is a peer that is not a pod: an address outside the pools, behind the
+// node, that probes reach and that reaches the pods (policy matches it only by nets).
+var External = Slot{Name: "external", V4: netip.MustParseAddr("192.168.0.10"), V6: netip.MustParseAddr("fd00:99::10")}
+
+// ExternalIndex is External's index in flows, after the slots.
+const ExternalIndex = 6
+
+// Peer is slot i, or External for ExternalIndex.
+func Peer(i int) Slot {
+	if i == ExternalIndex {
+		return External
+	}
+	return Slots()[i]
+}
+
 // World is one generated world: its YAML (namespaces, pods, sets, tiers, policies)
 // and which slots hold a pod.
 type World struct {
@@ -198,10 +213,10 @@ func (g *gen) net(family int) string {
 func (g *gen) rawNet(family int) string {
 	if family == 4 {
 		return pick(g, "10.77.0.0/29", "10.77.0.0/30", "10.77.0.4/30", "10.77.0.2/31", "10.77.0.3/32",
-			"10.77.0.5/32", "10.77.0.0/16", "192.168.0.0/24", "0.0.0.0/0")
+			"10.77.0.5/32", "10.77.0.0/16", "192.168.0.0/24", "192.168.0.10/32", "192.168.1.0/24", "0.0.0.0/0")
 	}
 	return pick(g, "fd00:77::/125", "fd00:77::/126", "fd00:77::4/126", "fd00:77::2/127", "fd00:77::3/128",
-		"fd00:77::5/128", "fd00:77::/64", "fd00:99::/64", "::/0")
+		"fd00:77::5/128", "fd00:77::/64", "fd00:99::/64", "fd00:99::10/128", "fd00:98::/64", "::/0")
 }
 
 // selector is a random Calico selector over the pod labels.

@@ -59,6 +59,19 @@ func newBench(t *testing.T) *bench {
 		}
 		b.pods = append(b.pods, pod)
 	}
+	// The external peer sits behind the node's eth9 and routes the pools back to it.
+	ext := netnstest.New(t, "ext")
+	netnstest.Veth(t, b.node, "eth9", ext, "eth0")
+	b.node.MustRun(t, "ip", "addr", "add", "192.168.0.1/24", "dev", "eth9")
+	b.node.MustRun(t, "ip", "-6", "addr", "add", "fd00:99::1/64", "dev", "eth9", "nodad")
+	ext.MustRun(t, "ip", "addr", "add", External.V4.String()+"/24", "dev", "eth0")
+	ext.MustRun(t, "ip", "-6", "addr", "add", External.V6.String()+"/64", "dev", "eth0", "nodad")
+	ext.MustRun(t, "ip", "route", "add", "10.77.0.0/24", "via", "192.168.0.1")
+	ext.MustRun(t, "ip", "-6", "route", "add", "fd00:77::/64", "via", "fd00:99::1")
+	for _, port := range ServedPorts {
+		ext.Listen(t, port)
+	}
+	b.pods = append(b.pods, ext) // index ExternalIndex
 	b.reset(t)
 	return b
 }
@@ -105,8 +118,8 @@ type result struct {
 }
 
 // probe sends every flow in parallel and returns those whose real verdict differs
-// from the evaluator's.
-func (b *bench) probe(t *testing.T, l *loaded, flows []flow) []result {
+// from the evaluator's, and how many the evaluator allows.
+func (b *bench) probe(t *testing.T, l *loaded, flows []flow) (bad []result, allowed int) {
 	t.Helper()
 	results := make([]result, len(flows))
 	for i, f := range flows {
@@ -129,13 +142,15 @@ func (b *bench) probe(t *testing.T, l *loaded, flows []flow) []result {
 		})
 	}
 	wg.Wait()
-	var bad []result
 	for _, r := range results {
 		if r.got != r.want.Allowed {
 			bad = append(bad, r)
 		}
+		if r.want.Allowed {
+			allowed++
+		}
 	}
-	return bad
+	return bad, allowed
 }
 
 func (b *bench) send(f flow, timeout time.Duration) error {
@@ -169,7 +184,7 @@ func TestScenarios(t *testing.T) {
 	b := newBench(t)
 	n := worldCount()
 	t.Logf("worlds: seeds %d..%d (-scenario.seed=%d -scenario.count=%d)", *seedFlag, *seedFlag+uint64(n)-1, *seedFlag, n)
-	probes, failedWorlds := 0, 0
+	probes, allowed, external, failedWorlds := 0, 0, 0, 0
 	for i := range n {
 		w := Generate(*seedFlag + uint64(i))
 		l, err := load(w)
@@ -181,7 +196,13 @@ func TestScenarios(t *testing.T) {
 		}
 		flows := sample(w, probesPerWorld())
 		probes += len(flows)
-		bad := b.probe(t, l, flows)
+		for _, f := range flows {
+			if f.src == ExternalIndex || f.dst == ExternalIndex {
+				external++
+			}
+		}
+		bad, ok := b.probe(t, l, flows)
+		allowed += ok
 		if len(bad) == 0 {
 			continue
 		}
@@ -192,7 +213,7 @@ func TestScenarios(t *testing.T) {
 		fresh := "does not reproduce when programmed from scratch (an incremental bug)"
 		if err := b.program(l); err != nil {
 			fresh = "programming from scratch failed: " + err.Error()
-		} else if again := b.probe(t, l, flowsOf(bad)); len(again) > 0 {
+		} else if again, _ := b.probe(t, l, flowsOf(bad)); len(again) > 0 {
 			fresh = fmt.Sprintf("reproduces when programmed from scratch (%d of %d)", len(again), len(bad))
 		}
 		t.Errorf("seed %d (world %d of this run): %d of %d probes differ from policy/eval; %s\n%s\nworld:\n%s\nnft list table inet palisade:\n%s",
@@ -201,7 +222,8 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("stopping after %d failing worlds", failedWorlds)
 		}
 	}
-	t.Logf("%d worlds, %d probes, %d worlds with mismatches", n, probes, failedWorlds)
+	t.Logf("%d worlds, %d probes (%d allowed by policy/eval, %d to or from the external peer), %d worlds with mismatches",
+		n, probes, allowed, external, failedWorlds)
 }
 
 func flowsOf(rs []result) []flow {

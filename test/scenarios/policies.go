@@ -68,7 +68,9 @@ func (g *gen) kubernetesPeer() string {
 		return "{ipBlock: " + pick(g,
 			`{cidr: "10.77.0.0/29", except: ["10.77.0.2/31"]}`, `{cidr: "10.77.0.0/16", except: ["10.77.0.4/30"]}`,
 			`{cidr: "10.77.0.0/30"}`, `{cidr: "fd00:77::/125", except: ["fd00:77::2/127"]}`,
-			`{cidr: "fd00:77::/64", except: ["fd00:77::4/126"]}`, `{cidr: "fd00:77::/126"}`) + "}"
+			`{cidr: "fd00:77::/64", except: ["fd00:77::4/126"]}`, `{cidr: "fd00:77::/126"}`,
+			`{cidr: "192.168.0.0/16", except: ["192.168.0.10/32"]}`, `{cidr: "0.0.0.0/0", except: ["10.77.0.0/16"]}`,
+			`{cidr: "::/0", except: ["fd00:77::/64"]}`, `{cidr: "fd00:99::/64"}`) + "}"
 	default:
 		return "{podSelector: " + g.labelSelector(podLabelValues, podLabelKeys) + "}"
 	}

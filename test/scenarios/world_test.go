@@ -106,33 +106,40 @@ type flow struct {
 }
 
 func (f flow) String() string {
-	s := Slots()
 	fam := "v4"
 	if f.v6 {
 		fam = "v6"
 	}
+	src, dst := Peer(f.src).Key(), Peer(f.dst).Key()
 	if f.proto.IsICMP() {
-		return fmt.Sprintf("%s -> %s %s echo (%s)", s[f.src].Key(), s[f.dst].Key(), f.proto, fam)
+		return fmt.Sprintf("%s -> %s %s echo (%s)", src, dst, f.proto, fam)
 	}
-	return fmt.Sprintf("%s -> %s %s/%d (%s)", s[f.src].Key(), s[f.dst].Key(), f.proto, f.port, fam)
+	return fmt.Sprintf("%s -> %s %s/%d (%s)", src, dst, f.proto, f.port, fam)
+}
+
+func (f flow) addrs() (src, dst netip.Addr) {
+	if f.v6 {
+		return Peer(f.src).V6, Peer(f.dst).V6
+	}
+	return Peer(f.src).V4, Peer(f.dst).V4
 }
 
 func (f flow) dstAddr() netip.Addr {
-	if f.v6 {
-		return Slots()[f.dst].V6
-	}
-	return Slots()[f.dst].V4
+	_, dst := f.addrs()
+	return dst
 }
 
-// evalFlow is the flow as the reference evaluator sees it.
+// evalFlow is the flow as the reference evaluator sees it: pods by name and address,
+// the external peer by address only.
 func (f flow) evalFlow() eval.Flow {
-	s := Slots()
-	src, dst := s[f.src].V4, s[f.dst].V4
-	if f.v6 {
-		src, dst = s[f.src].V6, s[f.dst].V6
+	src, dst := f.addrs()
+	ef := eval.Flow{Source: eval.IPPeer(src), Destination: eval.IPPeer(dst), Protocol: f.proto, Port: f.port}
+	if f.src != ExternalIndex {
+		ef.Source.Pod = Peer(f.src).Key()
 	}
-	ef := eval.Flow{Source: eval.Peer{Pod: s[f.src].Key(), IP: src}, Destination: eval.Peer{Pod: s[f.dst].Key(), IP: dst},
-		Protocol: f.proto, Port: f.port}
+	if f.dst != ExternalIndex {
+		ef.Destination.Pod = Peer(f.dst).Key()
+	}
 	switch f.proto {
 	case policy.ProtocolICMP:
 		ef.ICMPType = 8
@@ -142,18 +149,19 @@ func (f flow) evalFlow() eval.Flow {
 	return ef
 }
 
-// allFlows lists every probe between present pods, over IPv6 only between pods that
-// have an IPv6 address.
+// allFlows lists every probe between present pods, and between each present pod and
+// the external peer both ways, over IPv6 only where both ends have an IPv6 address.
 func allFlows(w World) []flow {
-	present := w.Present
+	hasV6 := func(i int) bool { return i == ExternalIndex || w.HasV6[i] }
+	present := func(i int) bool { return i == ExternalIndex || w.Present[i] }
 	var out []flow
-	for src := range present {
-		for dst := range present {
-			if src == dst || !present[src] || !present[dst] {
+	for src := 0; src <= ExternalIndex; src++ {
+		for dst := 0; dst <= ExternalIndex; dst++ {
+			if src == dst || !present(src) || !present(dst) {
 				continue
 			}
 			for _, v6 := range []bool{false, true} {
-				if v6 && (!w.HasV6[src] || !w.HasV6[dst]) {
+				if v6 && (!hasV6(src) || !hasV6(dst)) {
 					continue
 				}
 				icmp := policy.ProtocolICMP
