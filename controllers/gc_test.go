@@ -168,7 +168,7 @@ func released(rep Report) []string {
 
 func TestReleaseAfterTwoScansGraceApart(t *testing.T) {
 	w := newWorld(t, "node-a")
-	gone := w.runPod("node-a", "ns", "gone")
+	w.runPod("node-a", "ns", "gone")
 	kept := w.runPod("node-a", "ns", "kept")
 	w.deletePod("ns", "gone")
 
@@ -198,7 +198,6 @@ func TestReleaseAfterTwoScansGraceApart(t *testing.T) {
 	if _, err := w.store.Handles().Get(context.Background(), ipam.HandleName(handleOf("ns", "gone"))); !errors.Is(err, ipam.ErrNotFound) {
 		t.Errorf("handle of the deleted pod still there: %v", err)
 	}
-	_ = gone
 }
 
 func TestNeverReleaseLivePods(t *testing.T) {

@@ -372,7 +372,8 @@ func TestDaemonSetShape(t *testing.T) {
 		}
 	}
 	cni := mounts(containerNamed(t, spec.InitContainers, "install-cni"))
-	for host, in := range map[string]string{"/opt/cni/bin": "/host/opt/cni/bin", "/etc/cni/net.d": "/host/etc/cni/net.d"} {
+	for host, in := range map[string]string{"/opt/cni/bin": "/host/opt/cni/bin", "/etc/cni/net.d": "/host/etc/cni/net.d",
+		"/var/log/palisade": "/host/var/log/palisade"} {
 		if cni[host] != in {
 			t.Errorf("install-cni mounts host %s at %q, want %s", host, cni[host], in)
 		}
