@@ -458,6 +458,11 @@ func TestInstallCNIScript(t *testing.T) {
 		t.Run(tc.host, func(t *testing.T) {
 			res := runInstallCNI(t, m, init, tc.host)
 			checkInstalledCNI(t, res, tc.wantServer)
+			// A restarted pod runs it again over its own files.
+			if out, err := res.run(); err != nil {
+				t.Fatalf("second run failed: %v\n%s", err, out)
+			}
+			checkInstalledCNI(t, res, tc.wantServer)
 		})
 	}
 	t.Run("missing token fails", func(t *testing.T) {
