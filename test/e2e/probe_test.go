@@ -65,11 +65,10 @@ func probeAll(probes []probe, timeout time.Duration) []bool {
 	return out
 }
 
-// evaluatorWorld reads what the cluster holds (namespaces, service accounts, pods
-// with their IPs, every policy kind) back from the apiserver with kubectl and builds
-// the reference evaluator's World from it: the evaluator judges the objects the
-// agents see, not the test's idea of them.
-func (c *cluster) evaluatorWorld() (*eval.World, error) {
+// clusterObjects reads what the cluster holds (namespaces, service accounts, pods
+// with their IPs, every policy kind) back from the apiserver with kubectl, so the
+// evaluator judges the objects the agents see, not the test's idea of them.
+func (c *cluster) clusterObjects() ([]resource.Object, error) {
 	out, err := c.kubectl(nil, "get", "-A", "-o", "yaml",
 		"namespaces,serviceaccounts,pods,networkpolicies.networking.k8s.io,"+
 			"networkpolicies.projectcalico.org,globalnetworkpolicies.projectcalico.org,tiers.projectcalico.org")
@@ -80,21 +79,27 @@ func (c *cluster) evaluatorWorld() (*eval.World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decoding the cluster's objects: %w", err)
 	}
+	return objs, nil
+}
+
+// expected asks the reference evaluator for every probe's verdict on what the
+// cluster holds now.
+func (c *cluster) expected(probes []probe) ([]bool, error) {
+	objs, err := c.clusterObjects()
+	if err != nil {
+		return nil, err
+	}
+	return verdicts(objs, probes)
+}
+
+// verdicts builds the evaluator's World from objs and evaluates every probe.
+func verdicts(objs []resource.Object, probes []probe) ([]bool, error) {
 	w, warnings, err := offline.BuildWorld(objs)
 	if err != nil {
 		return nil, fmt.Errorf("building the evaluator world: %w", err)
 	}
 	if len(warnings) > 0 {
 		return nil, fmt.Errorf("building the evaluator world: %s", strings.Join(warnings, "; "))
-	}
-	return w, nil
-}
-
-// expected asks the reference evaluator for every probe's verdict.
-func (c *cluster) expected(probes []probe) ([]bool, error) {
-	w, err := c.evaluatorWorld()
-	if err != nil {
-		return nil, err
 	}
 	out := make([]bool, len(probes))
 	for i, pr := range probes {
@@ -153,7 +158,8 @@ type roundResult struct {
 // parallel with the ones still running, until a correct round is followed by
 // correct rounds covering stableFor. It returns how long after since the first of
 // those correct rounds started: the change was in force in every node's dataplane
-// by then. A dropped probe takes the whole probe timeout to read as denied, so
+// by then. The first round starts at once, so a change already in force when
+// kubectl returned measures as a few microseconds; the resolution is interval. A dropped probe takes the whole probe timeout to read as denied, so
 // overlapping rounds keep the resolution at interval, not at the timeout.
 func measureConvergence(probes []probe, want []bool, since time.Time, interval, probeTimeout, stableFor, timeout time.Duration) (time.Duration, []string, error) {
 	var (

@@ -65,40 +65,28 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	// Traffic flows before the first restart.
 	time.Sleep(time.Second)
 
+	// One node at a time, as a DaemonSet rolling update does: the client's node,
+	// then the server's, and so on. The other agents keep running and see their
+	// peer go away and come back.
 	restarted := []*node{client.node, server.node}
 	var downtimes []time.Duration
 	for i := 1; i <= restarts; i++ {
+		n := restarted[(i-1)%len(restarted)]
 		down := time.Now()
-		event("restart %d: SIGTERM", i)
-		var wg sync.WaitGroup
-		errs := make([]error, len(restarted))
-		for j, n := range restarted {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[j] = c.stopAgent(n)
-			}()
+		event("restart %d: SIGTERM to palisade-node on %s", i, n.name)
+		if err := c.stopAgent(n); err != nil {
+			t.Error(err)
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				t.Error(err)
-			}
-		}
-		// The dataplane is on its own for a moment, as during a rolling upgrade.
+		// The dataplane is on its own for a moment, as during an upgrade.
 		time.Sleep(500 * time.Millisecond)
 		event("restart %d: start", i)
-		for _, n := range restarted {
-			c.startAgent(n)
-		}
-		for _, n := range restarted {
-			if err := c.waitReady(n, 60*time.Second); err != nil {
-				t.Fatalf("restart %d: palisade-node on %s: %v\n%s", i, n.name, err, tail(n.logPath, 30))
-			}
+		c.startAgent(n)
+		if err := c.waitReady(n, 60*time.Second); err != nil {
+			t.Fatalf("restart %d: palisade-node on %s: %v\n%s", i, n.name, err, tail(n.logPath, 30))
 		}
 		downtimes = append(downtimes, time.Since(down))
 		event("restart %d: ready", i)
-		// Let traffic run on the new agents (and their first resync) for a while.
+		// Let traffic run on the new agent (and its first resync) for a while.
 		time.Sleep(time.Second)
 	}
 
@@ -106,7 +94,7 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	pings, lost, pingErr := ping.finish()
 	attempts, allowed := stopIntruder()
 	routeChanges := routes.finish()
-	t.Logf("%d restarts of palisade-node on %s and %s (SIGTERM, 0.5 s down, start, ready): %s each",
+	t.Logf("%d restarts of palisade-node, alternating %s and %s (SIGTERM, 0.5 s down, start, ready): %s each",
 		restarts, restarted[0].name, restarted[1].name, durations(downtimes))
 	t.Logf("TCP stream %s→%s: %d records sent every 10ms, %d echoed in order, longest gap %s",
 		client.node.name, server.node.name, sent, received, maxGap.Round(time.Millisecond))
