@@ -119,6 +119,12 @@ func TestPlanIsIncremental(t *testing.T) {
 			summary{NewChains: []string{"from-calinew", "to-calinew"}, Written: []string{"from-calinew", "to-calinew"}, MapAdd: 2}},
 		{"endpoint removed", []dataplane.Update{{EndpointRemove: "ns/c"}},
 			summary{Deleted: []string{"from-" + ifaceC, "to-" + ifaceC}, MapDel: 2}},
+		{"host endpoint added", []dataplane.Update{{EndpointUpdate: hostEndpoint("node1-eth1", "eth1")}},
+			summary{NewChains: []string{"hfrom-eth1", "hto-eth1"}, Written: []string{"hfrom-eth1", "hto-eth1"}, MapAdd: 2}},
+		{"natOutgoing switched on", []dataplane.Update{{NATUpdate: &dataplane.NATOutgoing{Masquerade: prefixes("10.65.0.0/16"), AllPools: prefixes("10.65.0.0/16")}}},
+			summary{NewChains: []string{ChainNATPostrouting}, Written: []string{ChainNATPostrouting}}},
+		{"no natOutgoing pool: no nat chain", []dataplane.Update{{NATUpdate: &dataplane.NATOutgoing{AllPools: prefixes("10.65.0.0/16")}}},
+			summary{}},
 		{"unused set added", []dataplane.Update{{SetUpdate: netsSet("other", "10.1.0.0/16")}},
 			summary{NewSets: []string{SetName("other", dataplane.SetKindNets, IPv4), SetName("other", dataplane.SetKindNets, IPv6)}, ElemAdd: 1}},
 	} {
@@ -148,5 +154,16 @@ func TestPlanFullThenIncrementalMatchesRender(t *testing.T) {
 		if diff := cmp.Diff(s.elems, r.d.applied.sets[name].elems, cmp.Comparer(func(a, b Element) bool { return a == b })); diff != "" {
 			t.Errorf("set %s elements differ (-fresh +incremental):\n%s", name, diff)
 		}
+	}
+}
+
+func TestPlanNATSwitchedOffDeletesItsChain(t *testing.T) {
+	r := newDryRun(t, append(allowFromSetState(), &dataplane.NATOutgoing{Masquerade: prefixes("10.65.0.0/16")})...)
+	if _, ok := r.d.applied.chains[ChainNATPostrouting]; !ok {
+		t.Fatal("nat chain not programmed")
+	}
+	got := summarize(r.step(dataplane.Update{NATUpdate: &dataplane.NATOutgoing{}}))
+	if diff := cmp.Diff(summary{Deleted: []string{ChainNATPostrouting}}, got); diff != "" {
+		t.Errorf("batch (-want +got):\n%s", diff)
 	}
 }
