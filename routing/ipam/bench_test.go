@@ -21,6 +21,7 @@ func BenchmarkAssignRelease(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) { benchAssignRelease(b, k.make(b, pools, nil)) })
 	}
 	b.Run("kube", func(b *testing.B) {
+		etcdOnTmpfs(b)
 		cp := controlplane.Start(b)
 		cp.InstallCRDs(b, filepath.Join(repoDir(b), "manifests", "crds", "v3"))
 		s, err := NewKubernetesStore(cp.Config, nil)

@@ -147,3 +147,5 @@ func mustCheckClean(t testing.TB, a *Allocator, live map[string]bool) CheckRepor
 	}
 	return r
 }
+
+func netipAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
