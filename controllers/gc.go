@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -259,7 +258,7 @@ func (g *GC) deleteAffinity(ctx context.Context, ref AffinityRef, rep *Report) {
 func (g *GC) logReport(rep Report) {
 	for _, r := range rep.Released {
 		g.log.Info("released addresses of a deleted owner", zap.String("handle", r.Handle),
-			zap.Stringers("owners", r.Owners), zap.Stringers("addresses", addrs(r.Addrs)))
+			zap.Stringers("owners", r.Owners), zap.Stringers("addresses", r.Addrs))
 	}
 	for _, r := range rep.Spared {
 		g.log.Info("owner exists again; addresses kept", zap.String("handle", r.Handle), zap.Stringers("owners", r.Owners))
@@ -285,11 +284,3 @@ func (g *GC) logReport(rep Report) {
 
 // String makes an Owner a fmt.Stringer for logs.
 func (o Owner) String() string { return string(o) }
-
-func addrs(list []netip.Addr) []fmt.Stringer {
-	out := make([]fmt.Stringer, len(list))
-	for i, a := range list {
-		out[i] = a
-	}
-	return out
-}
