@@ -488,7 +488,7 @@ func (d *Dataplane) execute(b *batch, kv *kernelView) error {
 		if fb.empty() {
 			continue
 		}
-		text, lineChain := fb.text()
+		text, lineChain := fb.text() // one transaction per family (atomic per table)
 		b.stats.Commands++
 		if _, err := d.run.Run(text, d.bins.restore[i], "--noflush", "--wait"); err != nil {
 			return &restoreError{fam: fam, chain: culpritChain(err, lineChain), err: err}
