@@ -12,8 +12,10 @@
 // The tests (as root, with ip and nft) build one node namespace with a pod namespace
 // per slot attached by cali* veths, feed each world through calc.Graph into an
 // nftables Dataplane programming the node, probe TCP, UDP and ICMP over IPv4 and IPv6
-// between the pods, and require every verdict to equal policy/eval's for the same
-// world. A mismatch prints the seed and the world's YAML, so
+// between the pods and to and from an external peer behind the node, and require
+// every verdict to equal policy/eval's for the same world. TestHostEndpointThroughCalc
+// checks a HostEndpoint the same way with hand-written expectations (the evaluator
+// has no host endpoints). A mismatch prints the seed and the world's YAML, so
 //
 //	go test ./test/scenarios -run TestScenarios -scenario.seed=N -scenario.count=1
 //
