@@ -40,37 +40,7 @@ resource is checked to exist before any is deleted (unless --skip-not-exists).`,
 				return err
 			}
 			defer a.warnings(cmd)
-			var todo []ref
-			var missing []error
-			for _, r := range refs {
-				_, err := c.Get(cmd.Context(), r.kind, r.namespace, r.name)
-				switch {
-				case err == nil:
-					todo = append(todo, r)
-				case errors.Is(err, client.ErrNotFound) && skipNotExists:
-					fmt.Fprintf(cmd.ErrOrStderr(), "Skipping %s: %v\n", r, err)
-				case r.source != nil:
-					missing = append(missing, fmt.Errorf("%s: %w", r.source, err))
-				default:
-					missing = append(missing, err)
-				}
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("nothing was deleted:\n%w", errors.Join(missing...))
-			}
-			kinds := map[string]bool{}
-			for i, r := range todo {
-				if _, err := c.Delete(cmd.Context(), r.kind, r.namespace, r.name); err != nil {
-					return fmt.Errorf("deleting %s: %w (%d of %d deleted before it)", r, err, i, len(todo))
-				}
-				kinds[r.kind.Kind] = true
-			}
-			if len(kinds) == 1 {
-				fmt.Fprintf(cmd.OutOrStdout(), "Successfully deleted %d '%s' resource(s)\n", len(todo), todo[0].kind.Kind)
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "Successfully deleted %d resource(s)\n", len(todo))
-			}
-			return nil
+			return client.InBatch(c, func() error { return deleteAll(cmd, c, refs, skipNotExists) })
 		},
 	}
 	t.register(cmd, "delete", false)
@@ -78,11 +48,50 @@ resource is checked to exist before any is deleted (unless --skip-not-exists).`,
 	return cmd
 }
 
-// namedFlags are KIND NAME with -n, for patch and label.
-func oneResource(a *app, cmd *cobra.Command, kindName, name, namespace string) (client.Client, *client.Kind, runtime.Object, error) {
+// deleteAll checks that every ref exists (unless skipNotExists), then deletes them.
+func deleteAll(cmd *cobra.Command, c client.Client, refs []ref, skipNotExists bool) error {
+	var todo []ref
+	var missing []error
+	for _, r := range refs {
+		_, err := c.Get(cmd.Context(), r.kind, r.namespace, r.name)
+		switch {
+		case err == nil:
+			todo = append(todo, r)
+		case errors.Is(err, client.ErrNotFound) && skipNotExists:
+			fmt.Fprintf(cmd.ErrOrStderr(), "Skipping %s: %v\n", r, err)
+		case r.source != nil:
+			missing = append(missing, fmt.Errorf("%s: %w", r.source, err))
+		default:
+			missing = append(missing, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("nothing was deleted:\n%w", errors.Join(missing...))
+	}
+	kinds := map[string]bool{}
+	for i, r := range todo {
+		if _, err := c.Delete(cmd.Context(), r.kind, r.namespace, r.name); err != nil {
+			return fmt.Errorf("deleting %s: %w (%d of %d deleted before it)", r, err, i, len(todo))
+		}
+		kinds[r.kind.Kind] = true
+	}
+	switch {
+	case len(todo) == 0:
+		fmt.Fprintln(cmd.OutOrStdout(), "Nothing to delete")
+	case len(kinds) == 1:
+		fmt.Fprintf(cmd.OutOrStdout(), "Successfully deleted %d '%s' resource(s)\n", len(todo), todo[0].kind.Kind)
+	default:
+		fmt.Fprintf(cmd.OutOrStdout(), "Successfully deleted %d resource(s)\n", len(todo))
+	}
+	return nil
+}
+
+// editOne reads KIND NAME (in namespace, default "default"), lets change modify it, and
+// writes it back, holding the file backend's lock throughout.
+func editOne(a *app, cmd *cobra.Command, kindName, name, namespace string, change func(obj runtime.Object) (runtime.Object, error)) (*client.Kind, runtime.Object, error) {
 	kind, err := client.LookupKind(kindName)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if namespace == "" {
 		namespace = resource.DefaultNamespace
@@ -92,13 +101,23 @@ func oneResource(a *app, cmd *cobra.Command, kindName, name, namespace string) (
 	}
 	c, err := a.open()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	obj, err := c.Get(cmd.Context(), kind, namespace, name)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return c, kind, obj, nil
+	defer a.warnings(cmd)
+	var result runtime.Object
+	err = client.InBatch(c, func() error {
+		obj, err := c.Get(cmd.Context(), kind, namespace, name)
+		if err != nil {
+			return err
+		}
+		changed, err := change(obj)
+		if err != nil {
+			return err
+		}
+		result, err = c.Update(cmd.Context(), changed)
+		return err
+	})
+	return kind, result, err
 }
 
 func newPatchCommand(a *app) *cobra.Command {
@@ -117,19 +136,14 @@ is written; the name, namespace and kind cannot be patched.`,
 			if patchType != "merge" {
 				return fmt.Errorf("--type %q: only merge is supported", patchType)
 			}
-			c, kind, obj, err := oneResource(a, cmd, args[0], args[1], namespace)
+			kind, _, err := editOne(a, cmd, args[0], args[1], namespace, func(obj runtime.Object) (runtime.Object, error) {
+				patched, err := applyMergePatch(obj, patch)
+				if err != nil {
+					return nil, err
+				}
+				return patched, sameIdentity(obj, patched)
+			})
 			if err != nil {
-				return err
-			}
-			defer a.warnings(cmd)
-			patched, err := applyMergePatch(obj, patch)
-			if err != nil {
-				return err
-			}
-			if err := sameIdentity(obj, patched); err != nil {
-				return err
-			}
-			if _, err := c.Update(cmd.Context(), patched); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Successfully patched 1 '%s' resource\n", kind.Kind)
@@ -228,34 +242,16 @@ remove one with --remove (or kubectl's KEY- form).`,
 			if remove == hasValue {
 				return errors.New("give KEY=VALUE to set a label, or KEY with --remove to remove one")
 			}
-			c, kind, obj, err := oneResource(a, cmd, args[0], args[1], namespace)
-			if err != nil {
-				return err
-			}
-			defer a.warnings(cmd)
-			m, _ := meta.Accessor(obj)
-			labels := m.GetLabels()
-			old, had := labels[key]
-			switch {
-			case remove && !had:
-				return fmt.Errorf("%s has no label %q", client.KeyOf(obj), key)
-			case remove:
-				delete(labels, key)
-			case had && old != value && !overwrite:
-				return fmt.Errorf("%s already has label %s=%s: use --overwrite to change it", client.KeyOf(obj), key, old)
-			default:
-				if labels == nil {
-					labels = map[string]string{}
-				}
-				labels[key] = value
-			}
-			m.SetLabels(labels)
 			if err := checkLabel(key, value, remove); err != nil {
 				return err
 			}
-			if _, err := c.Update(cmd.Context(), obj); err != nil {
+			kind, obj, err := editOne(a, cmd, args[0], args[1], namespace, func(obj runtime.Object) (runtime.Object, error) {
+				return obj, setLabel(obj, key, value, remove, overwrite)
+			})
+			if err != nil {
 				return err
 			}
+			m, _ := meta.Accessor(obj)
 			if remove {
 				fmt.Fprintf(cmd.OutOrStdout(), "Successfully removed label %s from %s %s\n", key, strings.ToLower(kind.Kind), m.GetName())
 			} else {
@@ -291,4 +287,29 @@ func yamlOrJSON(s string, v any) error {
 		return errors.New("empty patch")
 	}
 	return yaml.Unmarshal([]byte(s), v)
+}
+
+// setLabel sets or removes one label of obj.
+func setLabel(obj runtime.Object, key, value string, remove, overwrite bool) error {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	labels := m.GetLabels()
+	old, had := labels[key]
+	switch {
+	case remove && !had:
+		return fmt.Errorf("%s has no label %q", client.KeyOf(obj), key)
+	case remove:
+		delete(labels, key)
+	case had && old != value && !overwrite:
+		return fmt.Errorf("%s already has label %s=%s: use --overwrite to change it", client.KeyOf(obj), key, old)
+	default:
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[key] = value
+	}
+	m.SetLabels(labels)
+	return nil
 }

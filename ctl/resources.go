@@ -67,37 +67,16 @@ func newWriteCommand(a *app, v writeVerb, extra func(*cobra.Command, *bool)) *co
 				return err
 			}
 			defer a.warnings(cmd)
-			ctx := cmd.Context()
-			exists, err := existing(ctx, c, objs)
+			var written []resource.Object
+			err = client.InBatch(c, func() error {
+				var err error
+				written, err = writeAll(cmd, c, v, objs, skipChecked)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			var todo []resource.Object
-			var todoExists []bool
-			var problems []error
-			for i, o := range objs {
-				if v.precheck != nil {
-					if err := v.precheck(exists[i]); err != nil {
-						if skipChecked {
-							fmt.Fprintf(cmd.ErrOrStderr(), "Skipping %s: %v\n", client.KeyOf(o.Obj), err)
-							continue
-						}
-						problems = append(problems, &resource.Error{Source: o.Source, Err: fmt.Errorf("%s: %w", client.KeyOf(o.Obj), err)})
-						continue
-					}
-				}
-				todo = append(todo, o)
-				todoExists = append(todoExists, exists[i])
-			}
-			if len(problems) > 0 {
-				return fmt.Errorf("nothing was %s:\n%w", v.past, errors.Join(problems...))
-			}
-			for i, o := range todo {
-				if err := v.write(ctx, c, o.Obj, todoExists[i]); err != nil {
-					return fmt.Errorf("%s: %s %s: %w (%d of %d written before it)", o.Source, v.name, client.KeyOf(o.Obj), err, i, len(todo))
-				}
-			}
-			successLine(cmd.OutOrStdout(), v.past, todo)
+			successLine(cmd.OutOrStdout(), v.past, written)
 			return nil
 		},
 	}
@@ -106,6 +85,42 @@ func newWriteCommand(a *app, v writeVerb, extra func(*cobra.Command, *bool)) *co
 		extra(cmd, &skipChecked)
 	}
 	return cmd
+}
+
+// writeAll checks every object against the verb's precondition, then writes them
+// all; nothing is written when a check fails (unless skipChecked skips that object).
+func writeAll(cmd *cobra.Command, c client.Client, v writeVerb, objs []resource.Object, skipChecked bool) ([]resource.Object, error) {
+	ctx := cmd.Context()
+	exists, err := existing(ctx, c, objs)
+	if err != nil {
+		return nil, err
+	}
+	var todo []resource.Object
+	var todoExists []bool
+	var problems []error
+	for i, o := range objs {
+		if v.precheck != nil {
+			if err := v.precheck(exists[i]); err != nil {
+				if skipChecked {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Skipping %s: %v\n", client.KeyOf(o.Obj), err)
+					continue
+				}
+				problems = append(problems, &resource.Error{Source: o.Source, Err: fmt.Errorf("%s: %w", client.KeyOf(o.Obj), err)})
+				continue
+			}
+		}
+		todo = append(todo, o)
+		todoExists = append(todoExists, exists[i])
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("nothing was %s:\n%w", v.past, errors.Join(problems...))
+	}
+	for i, o := range todo {
+		if err := v.write(ctx, c, o.Obj, todoExists[i]); err != nil {
+			return nil, fmt.Errorf("%s: %s %s: %w (%d of %d written before it)", o.Source, v.name, client.KeyOf(o.Obj), err, i, len(todo))
+		}
+	}
+	return todo, nil
 }
 
 // existing reports, per object, whether the datastore holds it.

@@ -234,3 +234,17 @@ func sortObjects(objs []runtime.Object) {
 		return a.GetName() < b.GetName()
 	})
 }
+
+// Batcher is implemented by backends that can hold a lock across several calls (the
+// file backend): what the calls check then still holds when they write.
+type Batcher interface {
+	Batch(fn func() error) error
+}
+
+// InBatch runs fn inside c's Batch when c has one, else just runs it.
+func InBatch(c Client, fn func() error) error {
+	if b, ok := c.(Batcher); ok {
+		return b.Batch(fn)
+	}
+	return fn()
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -41,6 +42,12 @@ type File struct {
 	opts  Options
 	cache map[string]*fileCache
 	warns map[string]string
+	// paths are the manifest files of the last directory walk, sorted.
+	paths []string
+	// batch is set while Batch holds the lock: no other palisadectl writes then, so
+	// the walk is not repeated and this client's own writes update the cache.
+	batch   bool
+	scanned bool
 }
 
 type fileCache struct {
@@ -75,8 +82,29 @@ type located struct {
 	obj  runtime.Object
 }
 
-// scan refreshes the cache and returns every object, files in lexical order.
+// scan refreshes the cache and returns every object, files in lexical order. Inside a
+// Batch the directory is walked once; later calls reuse the file list.
 func (f *File) scan() ([]resource.Object, error) {
+	if !f.batch || !f.scanned {
+		if err := f.walk(); err != nil {
+			return nil, err
+		}
+		f.scanned = f.batch
+	}
+	var all []resource.Object
+	for _, p := range f.paths {
+		c := f.cache[p]
+		if c == nil || c.err != nil {
+			continue
+		}
+		all = append(all, c.objs...)
+	}
+	return all, nil
+}
+
+// walk lists the manifest files (skipping hidden ones, as the file datastore does)
+// and re-reads those that changed.
+func (f *File) walk() error {
 	var paths []string
 	err := filepath.WalkDir(f.dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
@@ -94,22 +122,14 @@ func (f *File) scan() ([]resource.Object, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", f.dir, err)
+		return fmt.Errorf("scanning %s: %w", f.dir, err)
 	}
 	seen := map[string]bool{}
-	var all []resource.Object
 	for _, p := range paths {
 		seen[p] = true
-		c, err := f.read(p)
-		if err != nil {
-			return nil, err
+		if err := f.refresh(p); err != nil {
+			return err
 		}
-		if c.err != nil {
-			f.warns[p] = fmt.Sprintf("%s is ignored (the file datastore ignores it too): %v", p, c.err)
-			continue
-		}
-		delete(f.warns, p)
-		all = append(all, c.objs...)
 	}
 	for p := range f.cache {
 		if !seen[p] {
@@ -117,7 +137,54 @@ func (f *File) scan() ([]resource.Object, error) {
 			delete(f.warns, p)
 		}
 	}
-	return all, nil
+	f.paths = paths
+	return nil
+}
+
+// refresh re-reads one file into the cache and records its warning.
+func (f *File) refresh(path string) error {
+	c, err := f.read(path)
+	if err != nil {
+		return err
+	}
+	if c.err != nil {
+		f.warns[path] = fmt.Sprintf("%s is ignored (the file datastore ignores it too): %v", path, c.err)
+	} else {
+		delete(f.warns, path)
+	}
+	return nil
+}
+
+// wrote updates the cache after this client wrote or removed path.
+func (f *File) wrote(path string) error {
+	i, found := slices.BinarySearch(f.paths, path)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if found {
+			f.paths = slices.Delete(f.paths, i, i+1)
+		}
+		delete(f.cache, path)
+		delete(f.warns, path)
+		return nil
+	}
+	if !found {
+		f.paths = slices.Insert(f.paths, i, path)
+	}
+	delete(f.cache, path) // re-read even if size and time look unchanged
+	return f.refresh(path)
+}
+
+// Batch runs fn holding the directory's lock, so that what fn checks still holds when
+// it writes (no other palisadectl can write in between), and the directory is walked
+// once rather than for every call.
+func (f *File) Batch(fn func() error) error {
+	unlock, err := f.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f.batch, f.scanned = true, false
+	defer func() { f.batch, f.scanned = false, false }()
+	return fn()
 }
 
 // read decodes one file unless its size and modification time are unchanged.
@@ -243,7 +310,7 @@ func (f *File) Create(_ context.Context, obj runtime.Object) (runtime.Object, er
 	if err := writeAtomic(path, data); err != nil {
 		return nil, err
 	}
-	return obj, nil
+	return obj, f.wrote(path)
 }
 
 // Update implements Client.
@@ -275,7 +342,7 @@ func (f *File) Update(_ context.Context, obj runtime.Object) (runtime.Object, er
 	if err := f.rewrite(current, obj); err != nil {
 		return nil, err
 	}
-	return obj, nil
+	return obj, f.wrote(current.path)
 }
 
 // Delete implements Client. Every definition of the object goes, so that no
@@ -297,6 +364,9 @@ func (f *File) Delete(_ context.Context, kind *Kind, namespace, name string) (ru
 	// file stay valid.
 	for i := len(found) - 1; i >= 0; i-- {
 		if err := f.rewrite(found[i], nil); err != nil {
+			return nil, err
+		}
+		if err := f.wrote(found[i].path); err != nil {
 			return nil, err
 		}
 	}
@@ -349,8 +419,11 @@ func (f *File) newPath(kind *Kind, namespace, name string) string {
 	return filepath.Join(f.dir, strings.ToLower(kind.Kind), base)
 }
 
-// lock takes the directory's flock.
+// lock takes the directory's flock (a no-op inside Batch, which holds it).
 func (f *File) lock() (func(), error) {
+	if f.batch {
+		return func() {}, nil
+	}
 	path := filepath.Join(f.dir, ".palisadectl.lock")
 	fd, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
