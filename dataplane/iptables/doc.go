@@ -1,6 +1,7 @@
 // Package iptables is Palisade's iptables policy dataplane: it keeps `cali-`-prefixed
 // chains of the filter table (IPv4 and IPv6) and `cali40`/`cali60` ipsets equal to the
-// desired state of package dataplane, next to whatever else the host has in its tables.
+// desired state of package dataplane, next to whatever else the host has in its tables,
+// plus the nat table's cali-nat-outgoing chain while IP pools have natOutgoing.
 //
 // In: dataplane.Update batches (sets, policies, profiles, endpoints, config) through
 // (*Dataplane).Apply, and periodic (*Dataplane).Resync calls. Out: `ipset restore` and
@@ -10,10 +11,11 @@
 //
 // Two layers:
 //
-//   - Render (render.go, rules.go, names.go, text.go, ipset.go) is pure: desired state
+//   - Render (render.go, rules.go, names.go, text.go, ipset.go, nat.go) is pure: desired state
 //     in, plain-value chains and sets out, printed as iptables-restore and ipset restore
 //     input (the golden files' format). It imports nothing that touches the kernel.
-//   - Apply (apply.go, plan.go, kernel.go, save.go, resync.go) keeps the desired state
+//   - Apply (apply.go, members.go, plan.go, quarantine.go, kernel.go,
+//     save.go, resync.go) keeps the desired state
 //     and what it last programmed, renders only dirty objects and writes only chains
 //     whose rules changed.
 //
@@ -28,6 +30,7 @@
 //	cali-fw-/cali-tw-<iface> tiers in order, then profiles, then DROP
 //	cali-pi-/cali-po-<pol>   per policy and direction, shared by every endpoint using it
 //	cali-pri-/cali-pro-<id>  per profile and direction
+//	POSTROUTING (nat) → cali-nat-outgoing  to a pool: return; from a natOutgoing pool: MASQUERADE
 //
 // In iptables an ACCEPT ends the whole hook, so a policy's Allow cannot accept: it sets
 // the accept mark bit and returns. The endpoint chain returns as soon as the bit is
@@ -40,4 +43,10 @@
 // the one we would write is left alone: after a restart nothing is rewritten, and a
 // resync finds exactly the chains someone changed. Our jumps from the built-in chains
 // carry "palisade:jump" and are kept at position 1.
+//
+// The backend (legacy or nft) is the host's: kubelet's hint chains decide, else the
+// one holding more rules of other software (as kube-proxy's iptables-wrapper does);
+// our chains and jumps left in the other backend are removed on the first batch. A
+// policy whose rules iptables-restore rejects is programmed as a single DROP
+// (Stats.Quarantined) and the rest of the batch goes in.
 package iptables

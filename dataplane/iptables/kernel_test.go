@@ -269,6 +269,7 @@ func TestSwitchingBackendCleansUp(t *testing.T) {
 // TestDetectsHostBackend: with no configured mode the Dataplane follows the backend
 // holding the host's rules.
 func TestDetectsHostBackend(t *testing.T) {
+	netnstest.Require(t, tools...)
 	requireBothModes(t)
 	for _, host := range []Mode{ModeLegacy, ModeNFT} {
 		t.Run(string(host), func(t *testing.T) {
