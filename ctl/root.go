@@ -26,7 +26,7 @@ type Env struct {
 	// NewUID makes metadata.uid for objects the file backend creates (random UUIDs).
 	NewUID func() string
 	// DefaultConfig is read when --config is not given and it exists
-	// (client.DefaultConfigPath).
+	// (client.DefaultConfigPath, else calicoctl's client.CalicoctlConfigPath).
 	DefaultConfig string
 }
 
@@ -90,8 +90,8 @@ and policy questions (trace, matrix).
 
 The datastore is the Kubernetes API (the default: KUBECONFIG or ~/.kube/config) or a
 file datastore directory (DATASTORE_TYPE=file with DATASTORE_DIR=/path), chosen by a
-CalicoAPIConfig file (--config, default ` + client.DefaultConfigPath + `) or the
-environment.`,
+CalicoAPIConfig file (--config; by default ` + client.DefaultConfigPath + `, else
+calicoctl's ` + client.CalicoctlConfigPath + `, when one exists) or the environment.`,
 		Example: `  palisadectl get ippools
   palisadectl apply -f policy.yaml
   DATASTORE_TYPE=file DATASTORE_DIR=/etc/palisade/manifests palisadectl get gnp -o yaml
@@ -119,8 +119,14 @@ func (a *app) config() (client.Config, error) {
 	if a.configPath != "" {
 		return client.LoadConfig(a.configPath)
 	}
-	if _, err := os.Stat(a.env.DefaultConfig); err == nil {
-		return client.LoadConfig(a.env.DefaultConfig)
+	candidates := []string{a.env.DefaultConfig}
+	if a.env.DefaultConfig == client.DefaultConfigPath {
+		candidates = append(candidates, client.CalicoctlConfigPath)
+	}
+	for _, path := range candidates {
+		if _, err := os.Stat(path); err == nil {
+			return client.LoadConfig(path)
+		}
 	}
 	return client.ConfigFromEnv(a.env.Getenv)
 }

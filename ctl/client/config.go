@@ -19,6 +19,10 @@ const (
 // DefaultConfigPath is read when --config is not given and the file exists.
 const DefaultConfigPath = "/etc/palisade/palisadectl.cfg"
 
+// CalicoctlConfigPath is calicoctl's default, read after DefaultConfigPath so that a
+// host set up for calicoctl works unchanged.
+const CalicoctlConfigPath = "/etc/calico/calicoctl.cfg"
+
 // Config is the spec of a CalicoAPIConfig (calicoctl.cfg) document, the fields
 // palisadectl uses.
 type Config struct {
