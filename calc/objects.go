@@ -142,7 +142,13 @@ func (g *Graph) onPod(u datastore.Update) error {
 		}
 	}
 	p.ownLabels = obj.Labels
+	// Admission sets "default" on a pod that names no service account; manifests
+	// in the file datastore skip admission, so the graph applies the same default
+	// (and the reference evaluator assumes it too).
 	p.serviceAccount = obj.Spec.ServiceAccountName
+	if p.serviceAccount == "" {
+		p.serviceAccount = defaultServiceAccount
+	}
 	p.node = obj.Spec.NodeName
 	isEndpoint := len(addrs) > 0 && !obj.Spec.HostNetwork &&
 		obj.Status.Phase != corev1.PodSucceeded && obj.Status.Phase != corev1.PodFailed
@@ -211,6 +217,9 @@ func (g *Graph) setEndpoint(p *podState, endpoint, local bool) {
 		g.out.dirtyProfiles[p.namespace] = struct{}{}
 	}
 }
+
+// defaultServiceAccount is the service account admission gives a pod naming none.
+const defaultServiceAccount = "default"
 
 // The CNI plugin records a pod's addresses in these annotations as soon as it has
 // plumbed the pod (as Calico's does), so the agent can program policy for the pod

@@ -1,6 +1,8 @@
 package calc
 
 import (
+	"github.com/palisadenet/palisade/calc/desired"
+	"go.uber.org/zap/zaptest"
 	"net/netip"
 	"testing"
 
@@ -42,5 +44,46 @@ func TestPodAddrsPrefersCNIAnnotations(t *testing.T) {
 				t.Errorf("problems = %q, want %d", problems, tc.problems)
 			}
 		})
+	}
+}
+
+// A pod that names no service account gets "default", as admission would give it,
+// so serviceAccounts rules match it the same way the reference evaluator does.
+func TestPodWithoutServiceAccountIsDefault(t *testing.T) {
+	w := decodeWorld(t, "sa", `
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: prod}
+spec: {nodeName: node1, containers: [{name: c, image: x}]}
+status: {podIP: 10.1.0.1}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: sa, namespace: prod}
+spec:
+  selector: all()
+  ingress:
+  - action: Allow
+    source:
+      serviceAccounts: {names: [default]}
+`)
+	g := New(zaptest.NewLogger(t), testNode)
+	st := desired.New()
+	applyOrFail(t, st, g.Apply(transition(world{}, w)))
+	applyOrFail(t, st, g.InSync())
+	found := false
+	for _, set := range st.Sets {
+		for _, m := range set.Members {
+			if m.Prefix.Addr().String() == "10.1.0.1" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the serviceAccounts: [default] set does not contain the pod without a service account; sets: %+v", st.Sets)
 	}
 }
