@@ -196,6 +196,11 @@ do. Every document is validated first; if any is invalid nothing is written (unl
   palisadectl apply -f manifests/ -n production
   kubectl get ippools.crd.projectcalico.org -o yaml | palisadectl apply -f -`,
 		write: func(ctx context.Context, c client.Client, obj runtime.Object, exists bool) error {
+			// apply is last-writer-wins: a resourceVersion in the input (a file saved
+			// from get -o yaml) is not a precondition here, as it is for replace.
+			if m, err := meta.Accessor(obj); err == nil {
+				m.SetResourceVersion("")
+			}
 			var err error
 			if exists {
 				_, err = c.Update(ctx, obj)

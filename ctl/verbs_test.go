@@ -176,6 +176,10 @@ func roundTrip(t *testing.T, h *harness, ex example) {
 		t.Errorf("spec after create+get:\n got %s\nwant %s", s, inputSpec)
 	}
 
+	// What get prints applies back unchanged (server metadata and all).
+	if r := h.run(got, "apply", "-f", "-"); r.code != 0 {
+		t.Errorf("apply -f - of get -o yaml: %s", r)
+	}
 	r := h.run("", "create", "-f", ex.path)
 	if r.code != 1 || !strings.Contains(r.stderr, "nothing was created") || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("second create: want exit 1, nothing was created, already exists; got %s", r)

@@ -186,6 +186,10 @@ func (k *Kubernetes) Create(ctx context.Context, obj runtime.Object) (runtime.Ob
 	if err != nil {
 		return nil, err
 	}
+	// Metadata the server assigns (copied from another object or cluster) is dropped.
+	u.SetResourceVersion("")
+	u.SetUID("")
+	u.SetManagedFields(nil)
 	got, err := r.Create(ctx, u, metav1.CreateOptions{FieldManager: "palisadectl"})
 	if err != nil {
 		return nil, k.wrap(err, kind, u.GetNamespace(), u.GetName())
