@@ -207,26 +207,27 @@ func (a *Allocator) assignFamily(ctx context.Context, req *request, family, n in
 		return err
 	}
 	need := n
-	tried := map[netip.Prefix]bool{}
-	// First the blocks this allocator knows the node holds; when they are not enough,
-	// list the affinities again (another process may have claimed blocks for the node).
-	for _, refresh := range []bool{false, true} {
-		affine, listed, err := a.affineBlocks(ctx, req.args.Node, pools, refresh)
+	// First the blocks this allocator knows the node holds, skipping those its cache
+	// says are full; when that is not enough, list the affinities again (another
+	// process may have claimed blocks for the node) and read every block afresh (one
+	// may have been emptied) before claiming a new one. The second pass runs about
+	// once per filled block, so the hot path reads no full block.
+	for _, fresh := range []bool{false, true} {
+		affine, _, err := a.affineBlocks(ctx, req.args.Node, pools, fresh)
 		if err != nil {
 			return err
 		}
 		for _, blk := range affine {
-			if need == 0 || tried[blk] {
-				continue
+			if need == 0 {
+				break
 			}
-			tried[blk] = true
-			got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node))
+			got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node), !fresh)
 			if err != nil {
 				return err
 			}
 			need -= got
 		}
-		if need == 0 || listed {
+		if need == 0 {
 			break
 		}
 	}
@@ -238,7 +239,7 @@ func (a *Allocator) assignFamily(ctx context.Context, req *request, family, n in
 		if !ok {
 			break
 		}
-		got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node))
+		got, err := a.takeFromBlock(ctx, req, blk, need, pools, ownedBy(req.args.Node), false)
 		if err != nil {
 			return err
 		}
@@ -270,8 +271,10 @@ func borrowable(node string) blockFilter {
 }
 
 // takeFromBlock allocates up to want addresses from block cidr with compare-and-swap,
-// re-reading on conflict. It returns how many it took.
-func (a *Allocator) takeFromBlock(ctx context.Context, req *request, cidr netip.Prefix, want int, pools []Pool, ok blockFilter) (int, error) {
+// re-reading on conflict. It returns how many it took. With trustFull, a cached copy
+// saying the block has nothing for this request is believed; otherwise that is
+// confirmed on a fresh read.
+func (a *Allocator) takeFromBlock(ctx context.Context, req *request, cidr netip.Prefix, want int, pools []Pool, ok blockFilter, trustFull bool) (int, error) {
 	name := BlockName(cidr)
 	took := 0
 	err := a.retry(ctx, "allocating from block "+cidr.String(), func() error {
@@ -292,7 +295,7 @@ func (a *Allocator) takeFromBlock(ctx context.Context, req *request, cidr netip.
 			k = min(want, freeCount(b, cidr, req.cfg.isReserved))
 		}
 		if k == 0 {
-			if cached { // never skip a block on the word of a cached copy
+			if cached && !trustFull {
 				a.cache.forgetBlock(name)
 				return ErrConflict
 			}

@@ -196,7 +196,7 @@ func (a *Allocator) borrow(ctx context.Context, req *request, pools []Pool, need
 			freeCount(b, cidr, req.cfg.isReserved) == 0 {
 			continue
 		}
-		got, err := a.takeFromBlock(ctx, req, cidr, need-took, pools, borrowable(req.args.Node))
+		got, err := a.takeFromBlock(ctx, req, cidr, need-took, pools, borrowable(req.args.Node), false)
 		if err != nil {
 			return took, err
 		}

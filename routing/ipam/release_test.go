@@ -188,3 +188,26 @@ func TestNames(t *testing.T) {
 		t.Errorf("long affinity name %q (%d chars) is not a valid object name", long, len(long))
 	}
 }
+
+// A second allocator (another process) frees an address in a block the first one's
+// cache remembers as full: the first must reuse it before claiming a new block.
+func TestStaleCacheDoesNotHideFreedAddresses(t *testing.T) {
+	pools := []v3.IPPool{testPool("p", "10.0.0.0/24", 28)}
+	forEachStore(t, pools, nil, func(t *testing.T, s Store, a1 *Allocator) {
+		a2 := New(s, nil)
+		full := mustAssign(t, a1, AssignArgs{Handle: "fill", Node: "n1", Num4: 16})
+		if err := a2.ReleaseIP(context.Background(), full[5].Addr.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		got := mustAssign(t, a1, AssignArgs{Handle: "next", Node: "n1", Num4: 1})
+		if got[0].Addr != full[5].Addr {
+			t.Errorf("got %v, want the freed %v from the node's own block", got[0].Addr, full[5].Addr)
+		}
+		// And a block the cache believes is free but another process filled is not
+		// double-allocated: the write carries the cached resourceVersion.
+		mustAssign(t, a2, AssignArgs{Handle: "other", Node: "n1", Num4: 1}) // a2 claims 10.0.0.16/28
+		mustAssign(t, a1, AssignArgs{Handle: "mine", Node: "n1", Num4: 1})
+		allocations(t, s) // fails on any address held twice
+		mustCheckClean(t, a1, nil)
+	})
+}
