@@ -2,7 +2,9 @@ package ctl
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +72,31 @@ func checkPolicyKubernetes(t *testing.T, h *harness) {
 	checkGolden(t, "trace-denied-by-v3-rule.txt", h.mustRun("policy", "trace", "--from", "monitoring/prometheus", "--to", "shop/frontend", "--port", "6379"))
 	checkGolden(t, "trace-allowed-in-first-tier.txt", h.mustRun("policy", "trace", "--from", "monitoring/prometheus", "--to", "shop/db", "--port", "9090"))
 	checkGolden(t, "trace-allowed-by-k8s-rule.txt", h.mustRun("policy", "trace", "--from", "shop/frontend", "--to", "shop/db", "--port", "6379"))
+}
+
+// checkVersionKubernetes: version names the API server's version and the group in use,
+// also when the cluster is chosen by a calicoctl.cfg-style file (../shared/examples/ctl.cfg
+// with this cluster's kubeconfig).
+func checkVersionKubernetes(t *testing.T, h *harness, group string) {
+	cfg := filepath.Join(t.TempDir(), "ctl.cfg")
+	text := "apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nmetadata:\nspec:\n  datastoreType: 'kubernetes'\n  kubeconfig: '" + h.cp.Kubeconfig + "'\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	viaFile := &harness{t: t, env: envOf(map[string]string{"KUBECONFIG": "/nonexistent/kubeconfig"})}
+	for _, hh := range []*harness{h, viaFile} {
+		args := []string{"version"}
+		if hh == viaFile {
+			args = []string{"--config", cfg, "version", "--allow-version-mismatch"}
+		}
+		r := hh.run("", args...)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("%v: %s", args, r)
+		}
+		for _, want := range []string{"Client Version: dev\n", "Cluster Version: unknown\n", "Datastore: kubernetes (" + group + ")\n", "Kubernetes Version: v1."} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%v lacks %q:\n%s", args, want, r.stdout)
+			}
+		}
+	}
 }

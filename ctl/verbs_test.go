@@ -119,6 +119,15 @@ func TestKubernetesBackend(t *testing.T) {
 					})
 				}
 			})
+			t.Run("version", func(t *testing.T) {
+				hh := *h
+				hh.t = t
+				group := "projectcalico.org/v3"
+				if set == "legacy" {
+					group = "crd.projectcalico.org/v1"
+				}
+				checkVersionKubernetes(t, &hh, group)
+			})
 			t.Run("bad input", func(t *testing.T) {
 				hh := *h
 				hh.t = t
