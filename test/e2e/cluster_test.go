@@ -223,6 +223,39 @@ func (c *cluster) dumpLogs() {
 	}
 }
 
+// saveRulesets writes every node's nftables ruleset to a file that outlives the test
+// (the evidence for a wrong verdict) and says where.
+func (c *cluster) saveRulesets(what string) string {
+	var b strings.Builder
+	for _, n := range c.nodes {
+		out, err := n.ns.Run("nft", "list", "ruleset")
+		if err != nil {
+			fmt.Fprintf(&b, "  %s: %v\n", n.name, err)
+			continue
+		}
+		f, err := os.CreateTemp("", fmt.Sprintf("palisade-e2e-%s-%s-*.nft", n.name, sanitize(what)))
+		if err == nil {
+			_, err = f.WriteString(out)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(&b, "  %s: saving the ruleset: %v\n", n.name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "  %s ruleset saved in %s\n", n.name, f.Name())
+	}
+	return b.String()
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 // tail returns the last n lines of a file, or why it cannot.
 func tail(path string, n int) string {
 	data, err := os.ReadFile(path)

@@ -65,28 +65,24 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	// Traffic flows before the first restart.
 	time.Sleep(time.Second)
 
-	// One node at a time, as a DaemonSet rolling update does: the client's node,
-	// then the server's, and so on. The other agents keep running and see their
-	// peer go away and come back.
-	restarted := []*node{client.node, server.node}
+	// Odd restarts take one node's agent down at a time, as a DaemonSet rolling
+	// update does (the client's node, then the server's); even ones take both down
+	// together, as an update with maxUnavailable above one does. The other agents
+	// keep running and see their peers go away and come back.
 	var downtimes []time.Duration
+	var restartedNames []string
 	for i := 1; i <= restarts; i++ {
-		n := restarted[(i-1)%len(restarted)]
+		restarted := []*node{client.node, server.node}
+		if i%2 == 1 {
+			restarted = restarted[(i/2)%2 : (i/2)%2+1]
+		}
 		down := time.Now()
-		event("restart %d: SIGTERM to palisade-node on %s", i, n.name)
-		if err := c.stopAgent(n); err != nil {
-			t.Error(err)
-		}
-		// The dataplane is on its own for a moment, as during an upgrade.
-		time.Sleep(500 * time.Millisecond)
-		event("restart %d: start", i)
-		c.startAgent(n)
-		if err := c.waitReady(n, 60*time.Second); err != nil {
-			t.Fatalf("restart %d: palisade-node on %s: %v\n%s", i, n.name, err, tail(n.logPath, 30))
-		}
+		restartedNames = append(restartedNames, names(restarted))
+		event("restart %d: SIGTERM to palisade-node on %s", i, names(restarted))
+		c.restartAgents(t, i, restarted)
 		downtimes = append(downtimes, time.Since(down))
 		event("restart %d: ready", i)
-		// Let traffic run on the new agent (and its first resync) for a while.
+		// Let traffic run on the new agents (and their first resync) for a while.
 		time.Sleep(time.Second)
 	}
 
@@ -94,8 +90,8 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	pings, lost, pingErr := ping.finish()
 	attempts, allowed := stopIntruder()
 	routeChanges := routes.finish()
-	t.Logf("%d restarts of palisade-node, alternating %s and %s (SIGTERM, 0.5 s down, start, ready): %s each",
-		restarts, restarted[0].name, restarted[1].name, durations(downtimes))
+	t.Logf("%d restarts of palisade-node (%s; SIGTERM, 0.5 s down, start, ready): %s each",
+		restarts, strings.Join(restartedNames, ", "), durations(downtimes))
 	t.Logf("TCP stream %s→%s: %d records sent every 10ms, %d echoed in order, longest gap %s",
 		client.node.name, server.node.name, sent, received, maxGap.Round(time.Millisecond))
 	t.Logf("ping every 10ms: %d sent, %d lost", pings, len(lost))
@@ -122,6 +118,44 @@ func (c *cluster) testAgentRestart(t *testing.T) {
 	if wrong, _ := waitForVerdicts(probes, want, 300*time.Millisecond, 10*time.Second); len(wrong) > 0 {
 		t.Errorf("after the restarts: %s", join(wrong))
 	}
+}
+
+// restartAgents stops the agents together (SIGTERM), leaves the dataplane alone for
+// half a second, starts them again and waits until each is ready.
+func (c *cluster) restartAgents(t *testing.T, i int, nodes []*node) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for j, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[j] = c.stopAgent(n)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, n := range nodes {
+		c.startAgent(n)
+	}
+	for _, n := range nodes {
+		if err := c.waitReady(n, 60*time.Second); err != nil {
+			t.Fatalf("restart %d: palisade-node on %s: %v\n%s", i, n.name, err, tail(n.logPath, 30))
+		}
+	}
+}
+
+func names(nodes []*node) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.name)
+	}
+	return strings.Join(out, " and ")
 }
 
 // keepIntruding tries a connection from the intruder every 50 ms until stopped and

@@ -80,7 +80,9 @@ func (s *stream) read() {
 	rec := make([]byte, 16)
 	last := time.Now()
 	for want := uint64(1); ; want++ {
-		_ = s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		// Long enough for TCP's retransmissions to bridge an outage: an outage shows
+		// as a gap, a broken connection as an error.
+		_ = s.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 		if _, err := io.ReadFull(s.conn, rec); err != nil {
 			select {
 			case <-s.stop:

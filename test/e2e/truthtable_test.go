@@ -32,8 +32,10 @@ func (c *cluster) testTruthTable(t *testing.T) {
 	for i, ns := range ttNamespaces {
 		c.ensureNamespace(ns, map[string]string{"ns": ns})
 		for j, name := range ttPods {
-			pods = append(pods, c.addPod(podSpec{namespace: ns, name: name, node: c.nodes[(i+j)%len(c.nodes)],
-				labels: map[string]string{"pod": name}, ports: ttPorts}))
+			p := c.addPod(podSpec{namespace: ns, name: name, node: c.nodes[(i+j)%len(c.nodes)],
+				labels: map[string]string{"pod": name}, ports: ttPorts})
+			t.Logf("pod %s: %s on %s", p.key(), p.ip, p.node.name)
+			pods = append(pods, p)
 		}
 	}
 	var probes []probe
@@ -89,8 +91,8 @@ func (c *cluster) agreeWithEvaluator(t *testing.T, what string, probes []probe, 
 	start := time.Now()
 	wrong, rounds := waitForVerdicts(probes, want, 400*time.Millisecond, timeout)
 	if len(wrong) > 0 {
-		t.Errorf("%s: after %s (%d rounds) %d of %d probes disagree with the evaluator:\n  %s",
-			what, timeout, rounds, len(wrong), len(probes), join(wrong))
+		t.Errorf("%s: after %s (%d rounds) %d of %d probes disagree with the evaluator:\n  %s\n%s",
+			what, timeout, rounds, len(wrong), len(probes), join(wrong), c.saveRulesets(what))
 		return
 	}
 	denied := 0
