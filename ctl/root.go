@@ -95,14 +95,14 @@ calicoctl's ` + client.CalicoctlConfigPath + `, when one exists) or the environm
 		Example: `  palisadectl get ippools
   palisadectl apply -f policy.yaml
   DATASTORE_TYPE=file DATASTORE_DIR=/etc/palisade/manifests palisadectl get gnp -o yaml
-  palisadectl --config /etc/calico/calicoctl.cfg node status`,
+  palisadectl --config /etc/calico/calicoctl.cfg get ippools -o wide`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "CalicoAPIConfig file (default "+client.DefaultConfigPath+" when it exists, else the environment)")
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "CalicoAPIConfig file (default "+client.DefaultConfigPath+", then "+client.CalicoctlConfigPath+", when one exists; else the environment)")
 	root.PersistentFlags().BoolVar(&a.allowVersionMismatch, "allow-version-mismatch", false, "accepted for calicoctl compatibility: palisadectl does not refuse a cluster of another version")
 	root.AddCommand(
 		newGetCommand(a), newCreateCommand(a), newApplyCommand(a), newReplaceCommand(a),
