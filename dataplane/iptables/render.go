@@ -79,18 +79,21 @@ func (r *Ruleset) Filter(fam Family) []*Chain {
 func Render(s *State, opt Options) (*Ruleset, error) {
 	rs := &Ruleset{}
 	var errs []error
+	infos := make(map[string]SetInfo, len(s.Sets))
 	for _, id := range sortedKeys(s.Sets) {
 		rs.Sets = append(rs.Sets, RenderSet(s.Sets[id])...)
+		infos[id], _ = s.setInfo(id)
 	}
+	setInfo := func(id string) (SetInfo, bool) { i, ok := infos[id]; return i, ok }
 	for _, fam := range Families {
 		var chains []*Chain
 		for _, id := range sortedPolicyIDs(s.Policies) {
-			cs, err := RenderPolicy(s.Policies[id], fam, s.setInfo, opt)
+			cs, err := RenderPolicy(s.Policies[id], fam, setInfo, opt)
 			chains = append(chains, cs...)
 			errs = append(errs, err)
 		}
 		for _, id := range sortedKeys(s.Profiles) {
-			cs, err := RenderProfile(s.Profiles[id], fam, s.setInfo, opt)
+			cs, err := RenderProfile(s.Profiles[id], fam, setInfo, opt)
 			chains = append(chains, cs...)
 			errs = append(errs, err)
 		}
