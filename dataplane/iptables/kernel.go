@@ -198,11 +198,24 @@ func (d *Dataplane) cleanupOtherBackend() {
 	if _, real := d.run.(execRunner); real && !other.available() {
 		return
 	}
+	n, err := removeRules(d.run, other)
+	if err != nil {
+		d.log.Warn("removing our rules from the other iptables backend failed", zap.String("backend", string(other.mode)), zap.Error(err))
+	} else if n > 0 {
+		d.log.Info("removed our rules from the other iptables backend", zap.String("backend", string(other.mode)), zap.Int("chains", n))
+	}
+}
+
+// removeRules deletes our jumps and chains (both families, every table) from one
+// backend, leaving everything else; it returns how many chains it deleted.
+func removeRules(r Runner, b binaries) (int, error) {
+	deleted := 0
+	var errs []error
 	for _, fam := range Families {
 		i := famIndex(fam)
-		out, err := d.run.Run("", other.save[i]) // only tables that exist: creates none
+		out, err := r.Run("", b.save[i]) // only tables that exist: creates none
 		if err != nil {
-			continue
+			continue // no such table or family: nothing of ours there
 		}
 		k := parseSave(out)
 		fb := familyBatch{jumps: k.jumpFixes(nil)} // nil: none of our jumps wanted
@@ -211,10 +224,52 @@ func (d *Dataplane) cleanupOtherBackend() {
 			continue
 		}
 		text, _ := fb.text()
-		if _, err := d.run.Run(text, other.restore[i], "--noflush", "--wait"); err != nil {
-			d.log.Warn("removing our rules from the other iptables backend failed", zap.String("backend", string(other.mode)), zap.Error(err))
+		if _, err := r.Run(text, b.restore[i], "--noflush", "--wait"); err != nil {
+			errs = append(errs, fmt.Errorf("IPv%d %s: %w", fam, b.mode, err))
 			continue
 		}
-		d.log.Info("removed our rules from the other iptables backend", zap.String("backend", string(other.mode)), zap.Int("chains", len(fb.deletes)))
+		deleted += len(fb.deletes)
 	}
+	return deleted, errors.Join(errs...)
+}
+
+// Uninstall removes everything this package programs from the namespace the options
+// name (the current one by default): our jumps and cali- chains from both iptables
+// backends, then our ipsets. Other software's rules and sets stay. The agent calls it
+// when a node switches to the nftables backend.
+func Uninstall(log *zap.Logger, opts ...Option) error {
+	d, err := New(log, opts...)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range []Mode{ModeLegacy, ModeNFT} {
+		b := binariesFor(m)
+		if _, real := d.run.(execRunner); real && !b.available() {
+			continue
+		}
+		if n, err := removeRules(d.run, b); err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			log.Info("removed our iptables rules", zap.String("backend", string(m)), zap.Int("chains", n))
+		}
+	}
+	if len(errs) > 0 {
+		// Sets still referenced by rules cannot go; keep them for a retry.
+		return fmt.Errorf("removing iptables rules: %w", errors.Join(errs...))
+	}
+	out, err := d.run.Run("", "ipset", "list", "-n")
+	if err != nil {
+		return fmt.Errorf("listing ipsets: %w", err)
+	}
+	var destroy strings.Builder
+	for _, name := range sortedKeys(parseSetNames(out)) {
+		destroy.WriteString("destroy " + name + "\n")
+	}
+	if destroy.Len() > 0 {
+		if _, err := d.run.Run(destroy.String(), "ipset", "restore"); err != nil {
+			return fmt.Errorf("destroying our ipsets: %w", err)
+		}
+	}
+	return nil
 }

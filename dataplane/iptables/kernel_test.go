@@ -293,3 +293,30 @@ func TestDetectsHostBackend(t *testing.T) {
 		})
 	}
 }
+
+// TestUninstall: everything of ours goes (chains, jumps, sets, in both backends), the
+// user's rules stay, and the pods are no longer judged.
+func TestUninstall(t *testing.T) {
+	forEachMode(t, func(t *testing.T, mode Mode) {
+		n := newNode(t, mode)
+		n.iptables(t, mode, "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "DROP")
+		n.NS.MustRun(t, "ipset", "create", "user-set", "hash:ip")
+		n.Apply(t, backendtest.AllowFromSetState()...)
+		n.Check(t, probe{From: "c", Proto: "tcp", Dst: addrB, Port: 8080})
+		if err := Uninstall(zaptest.NewLogger(t), WithNetNS(n.NS.Path())); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range Families {
+			if s := n.save(t, mode, fam); strings.Contains(s, ChainPrefix) || strings.Contains(s, CommentPrefix) {
+				t.Errorf("IPv%d still has our rules:\n%s", fam, s)
+			}
+		}
+		if s := n.save(t, mode, IPv4); !strings.Contains(s, "--dport 2222 -j DROP") {
+			t.Errorf("the user's rule is gone:\n%s", s)
+		}
+		if sets := n.NS.MustRun(t, "ipset", "list", "-n"); strings.TrimSpace(sets) != "user-set" {
+			t.Errorf("ipsets after uninstall: %q, want only the user's", sets)
+		}
+		n.Check(t, probe{From: "c", Proto: "tcp", Dst: addrB, Port: 8080, Allowed: true})
+	})
+}
