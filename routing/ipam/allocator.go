@@ -213,7 +213,7 @@ func (a *Allocator) assignFamily(ctx context.Context, req *request, family, n in
 	// may have been emptied) before claiming a new one. The second pass runs about
 	// once per filled block, so the hot path reads no full block.
 	for _, fresh := range []bool{false, true} {
-		affine, _, err := a.affineBlocks(ctx, req.args.Node, pools, fresh)
+		affine, err := a.affineBlocks(ctx, req.args.Node, pools, fresh)
 		if err != nil {
 			return err
 		}

@@ -15,15 +15,15 @@ import (
 
 // affineBlocks lists the blocks node holds an affinity for inside pools, in pool
 // preference order, then address order. Affinities being deleted are left out. Unless
-// refresh is set, the list last read is used; listed says whether the store was asked.
-func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool, refresh bool) (cidrs []netip.Prefix, listed bool, err error) {
+// refresh is set, the list last read is used.
+func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool, refresh bool) ([]netip.Prefix, error) {
 	all, ok := a.cache.affineOf(node)
 	if refresh || !ok {
+		var err error
 		if all, err = a.listAffine(ctx, node); err != nil {
-			return nil, true, err
+			return nil, err
 		}
 		a.cache.setAffine(node, all)
-		listed = true
 	}
 	type ranked struct {
 		cidr netip.Prefix
@@ -38,11 +38,11 @@ func (a *Allocator) affineBlocks(ctx context.Context, node string, pools []Pool,
 	slices.SortFunc(out, func(x, y ranked) int {
 		return cmp.Or(cmp.Compare(x.pool, y.pool), x.cidr.Addr().Compare(y.cidr.Addr()))
 	})
-	cidrs = make([]netip.Prefix, len(out))
+	cidrs := make([]netip.Prefix, len(out))
 	for i, r := range out {
 		cidrs[i] = r.cidr
 	}
-	return cidrs, listed, nil
+	return cidrs, nil
 }
 
 // listAffine reads the CIDRs of node's live affinities from the store.
