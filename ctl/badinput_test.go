@@ -174,3 +174,16 @@ func TestCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBadInputGolden pins the whole error text for a file with every kind of mistake.
+func TestBadInputGolden(t *testing.T) {
+	h := fileHarness(t)
+	for _, verb := range []string{"apply", "create", "replace"} {
+		r := h.run("", verb, "-f", "testdata/bad/mixed.yaml")
+		if r.code != 1 || r.stdout != "" {
+			t.Fatalf("%s: %s", verb, r)
+		}
+		checkGolden(t, "errors-mixed-"+verb+".txt", r.stderr)
+		checkNothingWritten(t, h)
+	}
+}

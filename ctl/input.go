@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -53,6 +54,7 @@ func loadInput(opts loadOptions, stdin io.Reader, warn io.Writer) ([]resource.Ob
 		}
 		good = append(good, o)
 	}
+	sortProblems(problems)
 	if len(problems) > 0 {
 		if !opts.skipInvalid {
 			return nil, errors.Join(problems...)
@@ -133,4 +135,34 @@ func checkObject(o *resource.Object, opts loadOptions) []error {
 		errs = append(errs, at(fe.Path, fe.Err))
 	}
 	return errs
+}
+
+// sortProblems orders per-document errors by file (in the order files were first
+// named), then document and List item, so the report reads top to bottom.
+func sortProblems(problems []error) {
+	rank := map[string]int{}
+	loc := func(e error) resource.Location {
+		var re *resource.Error
+		if errors.As(e, &re) {
+			return re.Source
+		}
+		return resource.Location{}
+	}
+	for _, p := range problems {
+		if f := loc(p).File; f != "" {
+			if _, ok := rank[f]; !ok {
+				rank[f] = len(rank)
+			}
+		}
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		a, b := loc(problems[i]), loc(problems[j])
+		if rank[a.File] != rank[b.File] {
+			return rank[a.File] < rank[b.File]
+		}
+		if a.Document != b.Document {
+			return a.Document < b.Document
+		}
+		return a.Item < b.Item
+	})
 }

@@ -60,7 +60,7 @@ func newWriteCommand(a *app, v writeVerb, extra func(*cobra.Command, *bool)) *co
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			objs, err := flags.load(a, cmd, true)
 			if err != nil {
-				return err
+				return fmt.Errorf("nothing was %s:\n%w", v.past, err)
 			}
 			c, err := a.open()
 			if err != nil {

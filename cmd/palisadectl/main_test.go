@@ -46,7 +46,7 @@ func TestProcessExitCodes(t *testing.T) {
 	}
 	bad := "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: q}\nspec: {cidr: 10.0.0.0/33}\n"
 	code, out, errOut := runMain(t, dir, bad, "apply", "-f", "-")
-	if code != 1 || out != "" || !strings.HasPrefix(errOut, "Error: -: document 1 (IPPool q): spec.cidr: Invalid value") {
+	if code != 1 || out != "" || errOut != "Error: nothing was applied:\n  -: document 1 (IPPool q): spec.cidr: Invalid value: \"10.0.0.0/33\": cidr must be a valid IPv4 or IPv6 CIDR such as 10.244.0.0/16\n" {
 		t.Errorf("bad CIDR: exit %d, %q, %q", code, out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ippool", "q.yaml")); !os.IsNotExist(err) {
