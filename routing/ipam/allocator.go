@@ -31,6 +31,10 @@ type Options struct {
 	Now func() time.Time
 	// MaxRetries bounds compare-and-swap retries per object; default 100.
 	MaxRetries int
+	// ConfigTTL lets a long-lived allocator reuse the pools and reservations it read
+	// for this long (two requests fewer per Assign). Zero, the default, reads them for
+	// every request, so a pool disabled a moment ago gives nothing more.
+	ConfigTTL time.Duration
 }
 
 // Allocator assigns and releases addresses. It keeps no state of its own between calls:
@@ -118,7 +122,23 @@ type config struct {
 	isReserved reservedFunc
 }
 
+// loadConfig reads pools and reservations, or reuses the last read while it is younger
+// than Options.ConfigTTL.
 func (a *Allocator) loadConfig(ctx context.Context) (config, error) {
+	now := a.opts.Now()
+	if a.opts.ConfigTTL > 0 {
+		if cfg, ok := a.cache.cachedConfig(now, a.opts.ConfigTTL); ok {
+			return cfg, nil
+		}
+	}
+	cfg, err := a.readConfig(ctx)
+	if err == nil && a.opts.ConfigTTL > 0 {
+		a.cache.setConfig(cfg, now)
+	}
+	return cfg, err
+}
+
+func (a *Allocator) readConfig(ctx context.Context) (config, error) {
 	rawPools, err := a.store.Pools(ctx)
 	if err != nil {
 		return config{}, fmt.Errorf("listing IP pools: %w", err)

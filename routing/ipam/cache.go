@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	v3 "github.com/palisadenet/palisade/api/v3"
 )
@@ -14,10 +15,12 @@ import (
 // re-read, never a wrong allocation; and "nothing to do here" is never decided from a
 // cached copy (see takeFromBlock).
 type allocatorCache struct {
-	mu        sync.Mutex
-	nodeLocks map[string]*sync.Mutex
-	affine    map[string][]netip.Prefix // node → its affine blocks, as last listed
-	blocks    map[string]*v3.IPAMBlock  // block name → last copy seen
+	mu         sync.Mutex
+	nodeLocks  map[string]*sync.Mutex
+	affine     map[string][]netip.Prefix // node → its affine blocks, as last listed
+	blocks     map[string]*v3.IPAMBlock  // block name → last copy seen
+	config     config                    // pools and reservations (Options.ConfigTTL)
+	configRead time.Time
 }
 
 func newAllocatorCache() *allocatorCache {
@@ -38,6 +41,21 @@ func (c *allocatorCache) lockNode(node string) func() {
 	c.mu.Unlock()
 	l.Lock()
 	return l.Unlock
+}
+
+func (c *allocatorCache) cachedConfig(now time.Time, ttl time.Duration) (config, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.configRead.IsZero() || now.Sub(c.configRead) >= ttl || now.Before(c.configRead) {
+		return config{}, false
+	}
+	return c.config, true
+}
+
+func (c *allocatorCache) setConfig(cfg config, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.config, c.configRead = cfg, at
 }
 
 func (c *allocatorCache) affineOf(node string) ([]netip.Prefix, bool) {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v3 "github.com/palisadenet/palisade/api/v3"
@@ -143,5 +144,26 @@ func TestInvalidPoolDoesNotStopTheOthers(t *testing.T) {
 	got := mustAssign(t, New(s, nil), AssignArgs{Handle: "h", Node: "n", Num4: 1})
 	if got[0].Pool != "good" {
 		t.Errorf("got %v, want an address from pool good", got)
+	}
+}
+
+func TestConfigTTL(t *testing.T) {
+	s := NewMemoryStore([]v3.IPPool{testPool("a", "10.1.0.0/24", 0)}, nil)
+	now := time.Unix(1000, 0)
+	a := NewWithOptions(s, nil, Options{ConfigTTL: 2 * time.Second, Now: func() time.Time { return now }})
+	mustAssign(t, a, AssignArgs{Handle: "h1", Node: "n", Num4: 1})
+	s.SetPools([]v3.IPPool{testPool("a", "10.1.0.0/24", 0, disabled)})
+	now = now.Add(time.Second)
+	if _, err := a.Assign(context.Background(), AssignArgs{Handle: "h2", Node: "n", Num4: 1}); err != nil {
+		t.Errorf("within the TTL the pools read before are used: %v", err)
+	}
+	now = now.Add(time.Second)
+	if _, err := a.Assign(context.Background(), AssignArgs{Handle: "h3", Node: "n", Num4: 1}); !errors.Is(err, ErrNoPool) {
+		t.Errorf("after the TTL the disabled pool must give nothing: err = %v", err)
+	}
+	// Without a TTL every request reads the pools.
+	b := New(s, nil)
+	if _, err := b.Assign(context.Background(), AssignArgs{Handle: "h4", Node: "n", Num4: 1}); !errors.Is(err, ErrNoPool) {
+		t.Errorf("default allocator used a disabled pool: %v", err)
 	}
 }
