@@ -177,13 +177,15 @@ func applyMergePatch(obj runtime.Object, patch string) (runtime.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := loadInput(loadOptions{files: []string{resource.StdinName}, validate: true},
-		strings.NewReader(string(merged)), nil)
-	if err != nil {
-		return nil, fmt.Errorf("the patched resource is invalid:\n%w", err)
+	objs, err := resource.Decode("patched "+client.KeyOf(obj), merged)
+	if err == nil && len(objs) != 1 {
+		err = errors.New("the patch must leave exactly one object")
 	}
-	if len(objs) != 1 {
-		return nil, errors.New("the patch must leave exactly one object")
+	if err == nil {
+		err = errors.Join(checkObject(&objs[0], loadOptions{validate: true})...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nothing was patched:\n%w", err)
 	}
 	return objs[0].Obj, nil
 }
