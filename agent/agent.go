@@ -57,7 +57,10 @@ type Agent struct {
 	store    *backendStore
 	graph    *calc.Graph
 	firewall Firewall
-	view     *routingView
+	// otherBackendCleanup removes the previous backend's rules after the first full
+	// programming (nil once done).
+	otherBackendCleanup func() error
+	view                *routingView
 
 	local   routes.LocalNode
 	netlink *netlink.Handle
@@ -87,7 +90,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.store, err = openDatastore(&a.cfg, a.log); err != nil {
 		return err
 	}
-	if a.firewall, err = newFirewall(a.cfg.FirewallBackend, a.cfg.IptablesMode, a.log.Named("firewall")); err != nil {
+	if a.firewall, a.otherBackendCleanup, err = newFirewall(a.cfg.FirewallBackend, a.cfg.IptablesMode, a.log.Named("firewall")); err != nil {
 		return err
 	}
 	a.graph = calc.New(a.log.Named("calc"), a.cfg.NodeName)
@@ -156,6 +159,12 @@ func (a *Agent) handle(ctx context.Context, ev datastore.Event) {
 			a.log.Error("firewall update failed; the periodic resync retries", zap.Error(err))
 		}
 		a.health.setDataplane(a.inSync && err == nil, err)
+		if a.inSync && err == nil && a.otherBackendCleanup != nil {
+			if cerr := a.otherBackendCleanup(); cerr != nil {
+				a.log.Warn("removing the other firewall backend's rules", zap.Error(cerr))
+			}
+			a.otherBackendCleanup = nil
+		}
 	}
 	st := a.graph.Status()
 	a.metrics.policies.Set(float64(st.ActivePolicies))

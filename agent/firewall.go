@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"os/exec"
 
 	nft "github.com/google/nftables"
 
@@ -14,34 +15,39 @@ import (
 
 // newFirewall opens the configured firewall backend. "auto" prefers nftables and
 // falls back to iptables when the kernel cannot do nftables. iptablesMode is
-// FELIX_IPTABLESBACKEND (Auto, Legacy, NFT).
-func newFirewall(backend, iptablesMode string, log *zap.Logger) (Firewall, error) {
-	openIptables := func() (Firewall, error) {
+// FELIX_IPTABLESBACKEND (Auto, Legacy, NFT). The returned cleanup removes what the
+// other backend left from a previous configuration; the agent runs it once the new
+// backend has programmed the full state, so the node is never without policy.
+func newFirewall(backend, iptablesMode string, log *zap.Logger) (Firewall, func() error, error) {
+	openIptables := func() (Firewall, func() error, error) {
 		mode := map[string]iptables.Mode{"Legacy": iptables.ModeLegacy, "NFT": iptables.ModeNFT}[iptablesMode]
 		fw, err := iptables.New(log, iptables.WithMode(mode))
 		if err != nil {
-			return nil, fmt.Errorf("%w: iptables: %v", ErrNoBackend, err)
+			return nil, nil, fmt.Errorf("%w: iptables: %v", ErrNoBackend, err)
 		}
-		return fw, nil
+		return fw, removeNftablesTable, nil
+	}
+	removeIptables := func() error {
+		if _, err := exec.LookPath("iptables-save"); err != nil {
+			return nil // no iptables on this host: nothing of ours can be there
+		}
+		return iptables.Uninstall(log)
 	}
 	switch backend {
 	case "nftables", "auto":
 		fw, err := nftables.New(log)
 		if err == nil {
-			return fw, nil
+			return fw, removeIptables, nil
 		}
 		if backend == "auto" {
 			log.Warn("nftables unavailable; using iptables", zap.Error(err))
 			return openIptables()
 		}
-		return nil, fmt.Errorf("%w: nftables: %v", ErrNoBackend, err)
+		return nil, nil, fmt.Errorf("%w: nftables: %v", ErrNoBackend, err)
 	case "iptables":
-		if err := removeNftablesTable(); err != nil {
-			log.Warn("could not remove the nftables backend's table", zap.Error(err))
-		}
 		return openIptables()
 	}
-	return nil, fmt.Errorf("%w: unknown backend %q", ErrNoBackend, backend)
+	return nil, nil, fmt.Errorf("%w: unknown backend %q", ErrNoBackend, backend)
 }
 
 // selectorCache holds parsed BGPPeer and pool selectors between recomputations.

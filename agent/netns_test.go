@@ -172,12 +172,41 @@ func TestAgentRestartAndBackendSwitch(t *testing.T) {
 	if _, err := exec.LookPath("iptables-restore"); err != nil {
 		t.Skip("iptables-restore missing: backend switch not tested")
 	}
-	startAgent(t, bin, node, dir, "PALISADE_FIREWALL_BACKEND=iptables")
+	startAgent(t, bin, node, dir, "PALISADE_FIREWALL_BACKEND=iptables").stop(syscall.SIGTERM)
 	if out, err := ourTable(); err == nil {
 		t.Errorf("nftables table still present after switching to iptables:\n%s", out)
 	}
 	saved := node.MustRun(t, "iptables-save", "-t", "filter")
 	if !strings.Contains(saved, "cali-FORWARD") || !strings.Contains(saved, ":cali-tw-cali") {
 		t.Errorf("iptables backend did not program its chains:\n%s", saved)
+	}
+}
+
+// Switching back to nftables removes our iptables chains and jumps once the
+// nftables table is programmed, and leaves other rules alone.
+func TestAgentSwitchBackToNftables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the agent in a network namespace")
+	}
+	netnstest.Require(t, "nft", "iptables-save", "iptables-restore", "ipset")
+	bin := buildAgent(t)
+	node := netnstest.New(t, "agentsw")
+	dir := writePolicyWorld(t)
+	node.MustRun(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT")
+
+	startAgent(t, bin, node, dir, "PALISADE_FIREWALL_BACKEND=iptables").stop(syscall.SIGTERM)
+	if saved := node.MustRun(t, "iptables-save", "-t", "filter"); !strings.Contains(saved, ":cali-FORWARD") {
+		t.Fatalf("iptables backend did not program its chains:\n%s", saved)
+	}
+	startAgent(t, bin, node, dir).stop(syscall.SIGTERM)
+	saved := node.MustRun(t, "iptables-save", "-t", "filter")
+	if strings.Contains(saved, "cali-") || strings.Contains(saved, "palisade") {
+		t.Errorf("our iptables rules remain after switching to nftables:\n%s", saved)
+	}
+	if !strings.Contains(saved, "--dport 2222 -j ACCEPT") {
+		t.Errorf("the user's own rule was removed:\n%s", saved)
+	}
+	if out, err := node.Run("nft", "list", "table", "inet", "palisade"); err != nil || !strings.Contains(out, "allow-tcp-6379") {
+		t.Errorf("nftables table not programmed after switching back: %v\n%s", err, out)
 	}
 }
