@@ -48,6 +48,8 @@ type File struct {
 	// the walk is not repeated and this client's own writes update the cache.
 	batch   bool
 	scanned bool
+	// ipamUnlock releases routing/ipam's lock when this client holds it.
+	ipamUnlock func()
 }
 
 type fileCache struct {
@@ -183,7 +185,10 @@ func (f *File) Batch(fn func() error) error {
 	}
 	defer unlock()
 	f.batch, f.scanned = true, false
-	defer func() { f.batch, f.scanned = false, false }()
+	defer func() {
+		f.releaseIPAMLock()
+		f.batch, f.scanned = false, false
+	}()
 	return fn()
 }
 
@@ -283,6 +288,9 @@ func (f *File) Create(_ context.Context, obj runtime.Object) (runtime.Object, er
 		return nil, err
 	}
 	defer unlock()
+	if err := f.lockIPAM(kind); err != nil {
+		return nil, err
+	}
 	found, err := f.find(kind, m.GetNamespace(), m.GetName())
 	if err != nil {
 		return nil, err
@@ -324,6 +332,9 @@ func (f *File) Update(_ context.Context, obj runtime.Object) (runtime.Object, er
 		return nil, err
 	}
 	defer unlock()
+	if err := f.lockIPAM(kind); err != nil {
+		return nil, err
+	}
 	found, err := f.find(kind, m.GetNamespace(), m.GetName())
 	if err != nil {
 		return nil, err
@@ -353,6 +364,9 @@ func (f *File) Delete(_ context.Context, kind *Kind, namespace, name string) (ru
 		return nil, err
 	}
 	defer unlock()
+	if err := f.lockIPAM(kind); err != nil {
+		return nil, err
+	}
 	found, err := f.find(kind, namespace, name)
 	if err != nil {
 		return nil, err
@@ -424,12 +438,59 @@ func (f *File) lock() (func(), error) {
 	if f.batch {
 		return func() {}, nil
 	}
-	path := filepath.Join(f.dir, ".palisadectl.lock")
+	unlock, err := flockFile(filepath.Join(f.dir, ".palisadectl.lock"))
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		f.releaseIPAMLock()
+		unlock()
+	}, nil
+}
+
+// ipamLockPath is the lock routing/ipam's FileStore takes around every IPAM write
+// (notes/ipam-contract.md: <dir>/ipam/.lock).
+const ipamLockPath = "ipam/.lock"
+
+// lockIPAM also takes the IPAM store's lock before an IPAM kind is written, so that an
+// allocation on this host never interleaves with the write. It is held until the
+// operation (or Batch) ends, and taken only for IPAM kinds, so that applying policies
+// never holds up pod start-up.
+func (f *File) lockIPAM(kind *Kind) error {
+	if _, ok := ipamDirs[kind.Kind]; !ok || f.ipamUnlock != nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(f.dir, "ipam"), 0o755); err != nil {
+		return fmt.Errorf("locking IPAM: %w", err)
+	}
+	unlock, err := flockFile(filepath.Join(f.dir, filepath.FromSlash(ipamLockPath)))
+	if err != nil {
+		return err
+	}
+	f.ipamUnlock = unlock
+	return nil
+}
+
+func (f *File) releaseIPAMLock() {
+	if f.ipamUnlock != nil {
+		f.ipamUnlock()
+		f.ipamUnlock = nil
+	}
+}
+
+// flockFile opens (creating) path and takes an exclusive flock on it.
+func flockFile(path string) (func(), error) {
 	fd, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("locking %s: %w", f.dir, err)
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
+	for {
+		err = syscall.Flock(int(fd.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
 		fd.Close()
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

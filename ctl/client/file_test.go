@@ -294,3 +294,46 @@ func TestFileUnchangedNotRewritten(t *testing.T) {
 		t.Errorf("an unchanged object was rewritten (mtime %v)", after.ModTime())
 	}
 }
+
+// TestFileIPAMKindsTakeTheIPAMLock: writing an IPAM kind waits for routing/ipam's lock
+// (held here as an allocator would), and lands where the IPAM file store reads.
+func TestFileIPAMKindsTakeTheIPAMLock(t *testing.T) {
+	f, dir := newFile(t)
+	if err := os.MkdirAll(filepath.Join(dir, "ipam"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := flockFile(filepath.Join(dir, "ipam", ".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &v3.IPAMHandle{Spec: v3.IPAMHandleSpec{HandleID: "k8s-pod-network.x", Block: map[string]int{"10.0.0.0/26": 1}}}
+	h.Name = "k8s-pod-network.x"
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Create(context.Background(), h)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("created while the IPAM lock was held (err %v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ipam", "handles", "k8s-pod-network.x.yaml")); err != nil {
+		t.Errorf("handle not where the IPAM store reads: %v", err)
+	}
+	// Policies do not wait for IPAM.
+	unlock, err = flockFile(filepath.Join(dir, "ipam", ".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	np := &v3.NetworkPolicy{}
+	np.Name, np.Namespace = "np", "prod"
+	if _, err := f.Create(context.Background(), np); err != nil {
+		t.Fatal(err)
+	}
+}
