@@ -157,7 +157,10 @@ func timeChange(t *testing.T, what string, probes []probe, want []bool, since ti
 	if err != nil {
 		t.Fatalf("%s: %v; last wrong probes:\n  %s", what, err, join(wrong))
 	}
-	t.Logf("%s: in force on every node %s after kubectl returned", what, took.Round(100*time.Microsecond))
+	t.Logf("%s: in force on every node %s after kubectl returned", what, took.Round(10*time.Microsecond))
+	if len(wrong) > 0 {
+		t.Logf("  the last wrong %s", join(wrong))
+	}
 	return took
 }
 
@@ -169,7 +172,7 @@ func summarize(ds []time.Duration) string {
 		if i > 0 {
 			out += ", "
 		}
-		out += d.Round(100 * time.Microsecond).String()
+		out += d.Round(10 * time.Microsecond).String()
 	}
-	return out + " (max " + s[len(s)-1].Round(100*time.Microsecond).String() + ")"
+	return out + " (max " + s[len(s)-1].Round(10*time.Microsecond).String() + ")"
 }

@@ -50,8 +50,11 @@ func (c *cluster) testPoolModeChange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			began := time.Now()
+			routes := watchRoutes(began, map[*node]*pod{src.node: dst, dst.node: src})
 			time.Sleep(500 * time.Millisecond)
 			c.setVXLANMode(t, step.vxlanMode)
+			changed := time.Since(began)
 			took, err := c.waitRoutes(src, dst, step.device, 15*time.Second)
 			if err != nil {
 				t.Error(err)
@@ -59,13 +62,16 @@ func (c *cluster) testPoolModeChange(t *testing.T) {
 			time.Sleep(2 * time.Second)
 			sent, received, maxGap, streamErr := tcp.finish()
 			pings, lost, pingErr := ping.finish()
+			routeChanges := routes.finish()
 			t.Logf("vxlanMode %s: routes via %s on both nodes %s after kubectl returned; stream %d/%d records (longest gap %s), ping %d sent %d lost",
 				step.vxlanMode, step.device, took.Round(time.Millisecond), received, sent, maxGap.Round(time.Millisecond), pings, len(lost))
 			if streamErr != nil || received != sent {
 				t.Errorf("TCP stream across the change: %d of %d records echoed, error %v", received, sent, streamErr)
 			}
 			if pingErr != nil || len(lost) > 0 {
-				t.Errorf("ping across the change lost %d of %d (%s), error %v", len(lost), pings, firstN(lost, 20), pingErr)
+				t.Errorf("ping across the change lost %d of %d (sequence numbers %s, sent about n×10ms after 0), error %v\n"+
+					"  %7.2fs kubectl patch returned\n  routes between the pods:\n  %s",
+					len(lost), pings, firstN(lost, 20), pingErr, changed.Seconds(), strings.Join(routeChanges, "\n  "))
 			}
 			want, err := c.expected(probes)
 			if err != nil {

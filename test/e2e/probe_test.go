@@ -161,11 +161,15 @@ type roundResult struct {
 // by then. The first round starts at once, so a change already in force when
 // kubectl returned measures as a few microseconds; the resolution is interval. A dropped probe takes the whole probe timeout to read as denied, so
 // overlapping rounds keep the resolution at interval, not at the timeout.
+//
+// The wrong probes of the last incorrect round are returned with the round's start
+// (relative to since) in front, also on success, to show what held the change up.
 func measureConvergence(probes []probe, want []bool, since time.Time, interval, probeTimeout, stableFor, timeout time.Duration) (time.Duration, []string, error) {
 	var (
 		mu      sync.Mutex
 		results []roundResult
 		lastBad []string
+		lastAt  time.Time
 		wg      sync.WaitGroup
 	)
 	defer wg.Wait()
@@ -185,15 +189,18 @@ func measureConvergence(probes []probe, want []bool, since time.Time, interval, 
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, roundResult{started: started, correct: len(wrong) == 0})
-			if len(wrong) > 0 {
-				lastBad = wrong
+			if len(wrong) > 0 && !started.Before(lastAt) {
+				lastAt = started
+				lastBad = append([]string{fmt.Sprintf("round started %s after the change:", started.Sub(since).Round(time.Millisecond))}, wrong...)
 			}
 		}()
 		if _, ok := stable(); ok {
 			// Rounds still in flight may yet spoil it: decide on complete data.
 			wg.Wait()
 			if first, ok := stable(); ok {
-				return first.Sub(since), nil, nil
+				mu.Lock()
+				defer mu.Unlock()
+				return first.Sub(since), lastBad, nil
 			}
 		}
 		if time.Now().After(since.Add(timeout)) {
