@@ -338,3 +338,7 @@ const (
 	natOwner      = "nat chain"
 	dispatchOwner = "dispatch chains"
 )
+
+// Close exists for parity with the nftables backend: there is nothing to release (every
+// command is a short-lived process). Rules and sets stay in the kernel.
+func (d *Dataplane) Close() error { return nil }
