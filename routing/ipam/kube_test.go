@@ -3,6 +3,7 @@ package ipam
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -54,6 +55,33 @@ func TestKubernetesStore(t *testing.T) {
 	t.Run("allocator killed mid-allocation", func(t *testing.T) {
 		defer wipe(t, store)
 		testKilledAllocator(t, store, cp.Kubeconfig)
+	})
+	t.Run("legacy group crd.projectcalico.org/v1", func(t *testing.T) {
+		cp.InstallCRDs(t, filepath.Join(repoDir(t), "manifests", "crds", "legacy"))
+		cfg := rest.CopyConfig(cp.Config)
+		cfg.QPS = -1
+		legacy, err := NewKubernetesStoreForGroup(cfg, v3.LegacyGroupVersion, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wipe(t, legacy)
+		testObjectsCAS(t, legacy)
+		createPools(t, legacy, testPool("legacy", "10.5.0.0/24", 28))
+		a := New(legacy, nil)
+		got := mustAssign(t, a, podArgs("h", "n1", "default", "web"))
+		if got[0].Addr.String() != "10.5.0.0/32" {
+			t.Errorf("got %v, want 10.5.0.0/32", got)
+		}
+		if err := legacy.client.Get().Resource("ipamblocks").Name("10-5-0-0-28").Do(context.Background()).Into(&v3.IPAMBlock{}); err != nil {
+			t.Fatalf("block not stored in the legacy group: %v", err)
+		}
+		if v3Blocks, _ := store.Blocks().List(context.Background()); len(v3Blocks) != 0 {
+			t.Errorf("legacy store wrote %d blocks into projectcalico.org/v3", len(v3Blocks))
+		}
+		if err := a.ReleaseByHandle(context.Background(), "h"); err != nil {
+			t.Fatal(err)
+		}
+		mustCheckClean(t, a, nil)
 	})
 }
 
@@ -210,6 +238,8 @@ func testKilledAllocator(t *testing.T, s *KubernetesStore, kubeconfig string) {
 		}
 	})
 	reported := child.readAssignments(t, func(n int) bool { return n >= 100 })
+	// Land the kill somewhere inside the child's next request (it takes a few ms).
+	time.Sleep(time.Duration(rand.IntN(30000)) * time.Microsecond)
 	if err := child.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

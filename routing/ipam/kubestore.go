@@ -9,11 +9,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 )
 
-// KubernetesStore keeps IPAM state in the projectcalico.org/v3 custom resources
+// KubernetesStore keeps IPAM state in the projectcalico.org/v3 (or legacy
+// crd.projectcalico.org/v1) custom resources
 // (ipamblocks, blockaffinities, ipamhandles; ippools and ipreservations are read and
 // default pools created). Updates carry the object's resourceVersion and deletes a
 // resourceVersion precondition, so the apiserver decides every compare-and-swap.
@@ -35,15 +37,31 @@ const (
 
 // NewKubernetesStore builds a REST client for projectcalico.org/v3 from cfg.
 func NewKubernetesStore(cfg *rest.Config, log *zap.Logger) (*KubernetesStore, error) {
+	return NewKubernetesStoreForGroup(cfg, v3.SchemeGroupVersion, log)
+}
+
+// NewKubernetesStoreForGroup is NewKubernetesStore for either group: projectcalico.org/v3
+// or crd.projectcalico.org/v1, where clusters that ran Calico keep the same objects (the
+// api/v3 Go types read and write both).
+func NewKubernetesStoreForGroup(cfg *rest.Config, gv schema.GroupVersion, log *zap.Logger) (*KubernetesStore, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	scheme := runtime.NewScheme()
-	if err := v3.AddToScheme(scheme); err != nil {
+	var err error
+	switch gv {
+	case v3.SchemeGroupVersion:
+		err = v3.AddToScheme(scheme)
+	case v3.LegacyGroupVersion:
+		err = v3.AddLegacyToScheme(scheme)
+	default:
+		err = fmt.Errorf("unsupported group version %s (want %s or %s)", gv, v3.SchemeGroupVersion, v3.LegacyGroupVersion)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("kubernetes store: %w", err)
 	}
 	c := rest.CopyConfig(cfg)
-	c.GroupVersion = &v3.SchemeGroupVersion
+	c.GroupVersion = &gv
 	c.APIPath = "/apis"
 	c.ContentType = runtime.ContentTypeJSON
 	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
