@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/palisadenet/palisade/agent/statusapi"
 	"github.com/palisadenet/palisade/calc"
 	"github.com/palisadenet/palisade/calc/datastore"
 	"github.com/palisadenet/palisade/routing/bgp"
@@ -28,7 +29,7 @@ func TestStatusSocket(t *testing.T) {
 	if err := serveHTTP(ctx, socket, a.statusHandler(), a.log); err != nil {
 		t.Fatal(err)
 	}
-	got, err := FetchPolicyStatus(ctx, socket)
+	got, err := statusapi.FetchPolicyStatus(ctx, socket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisadenet/palisade/agent/statusapi"
 	"github.com/palisadenet/palisade/routing/bgp"
 )
 
@@ -202,5 +204,43 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(out, k) {
 			t.Errorf("get completion lacks %q:\n%s", k, out)
 		}
+	}
+}
+
+// node policy shows what the agent enforces and every rejected object, and exits 1
+// when there is one.
+func TestNodePolicy(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "status.sock")
+	var mu sync.Mutex
+	doc := statusapi.PolicyStatus{InSync: true, LocalEndpoints: 3, ActivePolicies: 2, Sets: 4}
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(statusapi.PolicyStatusPath, func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = json.NewEncoder(w).Encode(doc)
+	})
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	h := fileHarness(t)
+	r := h.run("", "node", "policy", "--socket", socket)
+	if r.code != 0 || !strings.Contains(r.stdout, "Active policies:  2") || !strings.Contains(r.stdout, "Rejected objects: none") {
+		t.Fatalf("node policy with nothing rejected: %s", r)
+	}
+	mu.Lock()
+	doc.Invalid = []statusapi.InvalidObject{{Object: "NetworkPolicy prod/bad", Problems: []string{"spec.selector: unexpected end"}}}
+	mu.Unlock()
+	r = h.run("", "node", "policy", "--socket", socket)
+	if r.code != 1 || !strings.Contains(r.stdout, "NetworkPolicy prod/bad\n    spec.selector: unexpected end") {
+		t.Fatalf("node policy with a rejected object: %s", r)
+	}
+	r = h.run("", "node", "policy", "--socket", filepath.Join(t.TempDir(), "none.sock"))
+	if r.code != 1 || !strings.Contains(r.stderr, "is palisade-node running?") {
+		t.Fatalf("node policy without an agent: %s", r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisadenet/palisade/agent/statusapi"
 	"github.com/palisadenet/palisade/routing/bgp"
 )
 
@@ -45,6 +46,54 @@ running and exits with status 1. Usually needs root (the socket is root's).`,
 	}
 	status.Flags().StringVar(&socket, "socket", bgp.DefaultStatusSocket, "the agent's status socket")
 	status.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the agent")
-	cmd.AddCommand(status)
+	cmd.AddCommand(status, newNodePolicyCommand())
+	return cmd
+}
+
+// newNodePolicyCommand prints what the agent enforces and the objects it rejected.
+func newNodePolicyCommand() *cobra.Command {
+	var socket string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Print what the local agent enforces and which policies it rejected",
+		Long: `Ask the palisade-node agent on this host whether its dataplane is in sync, how
+many local endpoints, active policies and IP sets it holds, and which objects it
+rejected as invalid, with the field and the problem. Endpoints an invalid policy
+would select fail closed in the direction concerned. Exits with status 1 when any
+object was rejected or the agent does not answer.`,
+		Example: `  sudo palisadectl node policy
+  palisadectl node policy --socket /run/palisade-test/status.sock`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			st, err := statusapi.FetchPolicyStatus(ctx, socket)
+			if err != nil {
+				return fmt.Errorf("%w (is palisade-node running?)", err)
+			}
+			out := cmd.OutOrStdout()
+			sync := "yes"
+			if !st.InSync {
+				sync = "no (waiting for the datastore's initial snapshot)"
+			}
+			fmt.Fprintf(out, "In sync:          %s\nLocal endpoints:  %d\nActive policies:  %d\nIP sets:          %d\n",
+				sync, st.LocalEndpoints, st.ActivePolicies, st.Sets)
+			if len(st.Invalid) == 0 {
+				fmt.Fprintln(out, "Rejected objects: none")
+				return nil
+			}
+			fmt.Fprintf(out, "Rejected objects: %d (the endpoints they select fail closed)\n", len(st.Invalid))
+			for _, inv := range st.Invalid {
+				fmt.Fprintf(out, "  %s\n", inv.Object)
+				for _, p := range inv.Problems {
+					fmt.Fprintf(out, "    %s\n", p)
+				}
+			}
+			return silentError{}
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", bgp.DefaultStatusSocket, "the agent's status socket")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the agent")
 	return cmd
 }
