@@ -2,6 +2,7 @@ package ipam
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -214,5 +215,28 @@ func TestUsage(t *testing.T) {
 	wantPools := []string{"p 10.0.0.0/24 size 256 free 248", "q 10.1.0.0/16 size 65536 free 65536"}
 	if diff := cmp.Diff(wantPools, pools); diff != "" {
 		t.Errorf("pools (-want +got):\n%s", diff)
+	}
+}
+
+func TestLookupIP(t *testing.T) {
+	s := NewMemoryStore([]v3.IPPool{testPool("p", "10.0.0.0/24", 26)}, []v3.IPReservation{testReservation("r", "10.0.0.0")})
+	a := New(s, nil)
+	got := mustAssign(t, a, podArgs("h", "n1", "ns", "web"))
+	ctx := context.Background()
+	info, err := a.LookupIP(ctx, got[0].Addr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := IPInfo{Addr: got[0].Addr.Addr(), Block: got[0].Block, BlockNode: "n1", Allocated: true, Handle: "h",
+		Attrs: map[string]string{AttrNamespace: "ns", AttrPod: "web", AttrNode: "n1"}}
+	if diff := cmp.Diff(want, info, cmp.Comparer(func(x, y netip.Addr) bool { return x == y }),
+		cmp.Comparer(func(x, y netip.Prefix) bool { return x == y })); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if info, err := a.LookupIP(ctx, netip.MustParseAddr("10.0.0.0")); err != nil || info.Allocated || !info.Reserved {
+		t.Errorf("reserved address: %+v, %v; want free and reserved", info, err)
+	}
+	if _, err := a.LookupIP(ctx, netip.MustParseAddr("10.0.0.200")); !errors.Is(err, ErrNotAllocated) {
+		t.Errorf("address in no block: %v, want ErrNotAllocated", err)
 	}
 }
