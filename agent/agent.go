@@ -101,7 +101,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := a.startRouting(ctx); err != nil {
 			return err
 		}
-		defer a.stopRouting()
 	}
 	go a.firewall.RunResync(ctx, a.cfg.FirewallResync)
 
@@ -114,7 +113,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.health.tick()
 		select {
 		case <-ctx.Done():
-			a.log.Info("palisade-node stopping; the dataplane stays in place")
+			// The BGP speaker is deliberately not stopped: GoBGP's Stop sends every
+			// peer a Cease NOTIFICATION ("peer de-configured"), on which peers drop
+			// our routes at once, graceful restart or not. Exiting without it closes
+			// the sessions like a crash: peers keep our routes as stale for the
+			// graceful-restart time, so pod traffic flows while the agent restarts.
+			a.log.Info("palisade-node stopping; the dataplane and BGP routes stay in place")
 			return nil
 		case err := <-dsErr:
 			if ctx.Err() != nil {
@@ -265,12 +269,6 @@ func enableForwarding() error {
 
 // bgpSettleTimeout bounds how long stale routes from a previous run are kept.
 const bgpSettleTimeout = 20 * time.Second
-
-func (a *Agent) stopRouting() {
-	if a.speaker != nil {
-		a.speaker.Stop()
-	}
-}
 
 // updateRouting pushes the routing view to the router and the speaker.
 func (a *Agent) updateRouting(ctx context.Context) {
