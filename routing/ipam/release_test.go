@@ -211,3 +211,29 @@ func TestStaleCacheDoesNotHideFreedAddresses(t *testing.T) {
 		mustCheckClean(t, a1, nil)
 	})
 }
+
+func TestAddressesByHandle(t *testing.T) {
+	pools := []v3.IPPool{testPool("p", "10.0.0.0/24", 29), testPool("v6", "fd00::/120", 0)}
+	forEachStore(t, pools, nil, func(t *testing.T, s Store, a *Allocator) {
+		ctx := context.Background()
+		want := mustAssign(t, a, AssignArgs{Handle: "h", Node: "n1", Num4: 10, Num6: 1})
+		mustAssign(t, a, AssignArgs{Handle: "other", Node: "n1", Num4: 1})
+		got, err := a.AddressesByHandle(ctx, "h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmpPrefix := cmp.Comparer(func(x, y netip.Prefix) bool { return x == y })
+		if diff := cmp.Diff(want, got, cmpPrefix); diff != "" {
+			t.Errorf("(-assigned +by handle):\n%s", diff)
+		}
+		if err := s.Handles().Delete(ctx, "h", ""); err != nil { // lost handle: found by scanning
+			t.Fatal(err)
+		}
+		if got, err := a.AddressesByHandle(ctx, "h"); err != nil || len(got) != len(want) {
+			t.Errorf("without the handle object: %v, %v; want %d addresses", got, err, len(want))
+		}
+		if got, err := a.AddressesByHandle(ctx, "unknown"); err != nil || len(got) != 0 {
+			t.Errorf("unknown handle: %v, %v; want nothing", got, err)
+		}
+	})
+}
