@@ -21,7 +21,7 @@ type emitter struct {
 
 	policies  map[dataplane.PolicyID]*dataplane.Policy
 	endpoints map[string]*dataplane.Endpoint
-	profiles  map[string]bool
+	profiles  map[string]*dataplane.Profile
 	config    *dataplane.Config
 }
 
@@ -32,7 +32,7 @@ func (e *emitter) init() {
 	e.dirtyProfiles = map[string]struct{}{}
 	e.policies = map[dataplane.PolicyID]*dataplane.Policy{}
 	e.endpoints = map[string]*dataplane.Endpoint{}
-	e.profiles = map[string]bool{}
+	e.profiles = map[string]*dataplane.Profile{}
 }
 
 // flush turns the batch's changes into ordered updates: config; set creations and
@@ -44,11 +44,8 @@ func (g *Graph) flush() []dataplane.Update {
 	setIDs := sortedKeys(g.out.dirtySets, cmp.Compare[string])
 	out = g.flushSets(out, setIDs)
 	profiles := sortedKeys(g.out.dirtyProfiles, cmp.Compare[string])
-	for _, ns := range profiles {
-		if g.profileRefs[ns] > 0 && !g.out.profiles[ns] {
-			g.out.profiles[ns] = true
-			out = append(out, dataplane.Update{ProfileUpdate: namespaceProfile(ns)})
-		}
+	for _, id := range profiles {
+		out = g.flushProfile(out, id)
 	}
 	policyIDs := sortedKeys(g.out.dirtyPolicies, func(a, b dataplane.PolicyID) int { return cmp.Compare(a.String(), b.String()) })
 	for _, id := range policyIDs {
@@ -65,10 +62,10 @@ func (g *Graph) flush() []dataplane.Update {
 			out = append(out, dataplane.Update{PolicyRemove: &id})
 		}
 	}
-	for _, ns := range profiles {
-		if g.profileRefs[ns] == 0 && g.out.profiles[ns] {
-			delete(g.out.profiles, ns)
-			out = append(out, dataplane.Update{ProfileRemove: "kns." + ns})
+	for _, id := range profiles {
+		if g.profileRefs[id] == 0 && g.out.profiles[id] != nil {
+			delete(g.out.profiles, id)
+			out = append(out, dataplane.Update{ProfileRemove: id})
 		}
 	}
 	for _, id := range setIDs {
@@ -92,15 +89,27 @@ func (g *Graph) flushConfig(out []dataplane.Update) []dataplane.Update {
 	}
 	g.out.configDirty = false
 	c := g.effectiveConfig()
-	if c == nil {
-		c = &dataplane.Config{EndpointToHostAction: dataplane.ActionAllow}
-	}
-	if g.out.config != nil && *g.out.config == *c {
+	// DeepEqual tells a nil failsafe list (the default) from an empty one (none).
+	if g.out.config != nil && reflect.DeepEqual(g.out.config, c) {
 		return out
 	}
 	copied := *c
 	g.out.config = &copied
 	return append(out, dataplane.Update{ConfigUpdate: &copied})
+}
+
+// flushProfile emits profile id if a local endpoint names it and its content
+// changed (a service account appearing or going away changes its ksa.* profile).
+func (g *Graph) flushProfile(out []dataplane.Update, id string) []dataplane.Update {
+	if g.profileRefs[id] == 0 {
+		return out
+	}
+	p := g.profile(id)
+	if prev := g.out.profiles[id]; prev != nil && reflect.DeepEqual(prev, p) {
+		return out
+	}
+	g.out.profiles[id] = p
+	return append(out, dataplane.Update{ProfileUpdate: p})
 }
 
 func (g *Graph) flushSets(out []dataplane.Update, ids []string) []dataplane.Update {
@@ -182,10 +191,10 @@ func (g *Graph) endpoint(p *podState) *dataplane.Endpoint {
 		Iface:      p.iface,
 		Addrs:      slices.Clone(p.m.addrs),
 		Tiers:      TierPolicies(tiers, byTier),
-		ProfileIDs: []string{"kns." + p.namespace},
+		ProfileIDs: []string{NamespaceProfilePrefix + p.namespace},
 	}
 	if p.host {
-		ep.Kind, ep.ProfileIDs = dataplane.EndpointHost, nil
+		ep.Kind, ep.ProfileIDs = dataplane.EndpointHost, slices.Clone(p.profiles)
 	}
 	return ep
 }
@@ -218,18 +227,10 @@ func TierPolicies(tiers []policy.Tier, byTier map[string][]*policy.Policy) []dat
 	return out
 }
 
-// namespaceProfile is the allow-all fallback of a namespace.
-func namespaceProfile(ns string) *dataplane.Profile {
-	id := "kns." + ns
-	return &dataplane.Profile{
-		ID:       id,
-		Inbound:  []dataplane.Rule{{ID: id + "/ingress/0", Action: dataplane.ActionAllow}},
-		Outbound: []dataplane.Rule{{ID: id + "/egress/0", Action: dataplane.ActionAllow}},
-	}
+// NamespaceProfile is the profile the graph emits for namespace ns: allow all.
+func NamespaceProfile(ns string) *dataplane.Profile {
+	return ruleProfile(NamespaceProfilePrefix+ns, dataplane.ActionAllow)
 }
-
-// NamespaceProfile is the profile the graph emits for namespace ns.
-func NamespaceProfile(ns string) *dataplane.Profile { return namespaceProfile(ns) }
 
 func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
 	keys := make([]K, 0, len(m))

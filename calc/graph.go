@@ -24,7 +24,7 @@ type Graph struct {
 	saLabels   map[string]map[string]string
 	tiers      map[string]policy.Tier
 	policies   map[datastore.Key]*policyState
-	config     map[string]*dataplane.Config // FelixConfiguration by name
+	config     map[string]*felixSettings // FelixConfiguration by name
 
 	// ruleIndex matches rule selectors against every endpoint and network set.
 	ruleIndex *labelIndex[*member, *ruleSelector]
@@ -34,7 +34,7 @@ type Graph struct {
 	// policyIndex matches policy endpoint selectors against local endpoints.
 	policyIndex *labelIndex[*podState, *policyState]
 	active      map[dataplane.PolicyID]*policyState
-	profileRefs map[string]int // namespace -> local endpoints in it
+	profileRefs map[string]int // profile ID -> local endpoints naming it
 
 	invalid map[datastore.Key][]string
 	out     emitter
@@ -52,7 +52,7 @@ func New(log *zap.Logger, node string) *Graph {
 		saLabels:    map[string]map[string]string{},
 		tiers:       map[string]policy.Tier{},
 		policies:    map[datastore.Key]*policyState{},
-		config:      map[string]*dataplane.Config{},
+		config:      map[string]*felixSettings{},
 		ruleSels:    map[string]*ruleSelector{},
 		sets:        map[string]*ipSet{},
 		active:      map[dataplane.PolicyID]*policyState{},

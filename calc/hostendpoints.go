@@ -12,9 +12,9 @@ import (
 
 // onHostEndpoint tracks a HostEndpoint: cluster-wide its expected IPs and named
 // ports are set members like a pod's (its labels are its own, with no namespace);
-// on this node it is a local endpoint of kind Host on its interface ("*" for all).
-// Profiles named in spec.profiles are not computed (there is no Profile kind yet),
-// so a host endpoint no policy selects falls through to the endpoint chain's drop.
+// on this node it is a local endpoint of kind Host on its interface ("*" for all)
+// with the profiles of spec.profiles (profiles.go). Without a policy or a profile
+// that allows, a host endpoint denies all but the failsafe ports in that direction.
 func (g *Graph) onHostEndpoint(u datastore.Update) error {
 	name := u.Key.Name
 	if u.Object == nil {
@@ -30,7 +30,7 @@ func (g *Graph) onHostEndpoint(u datastore.Update) error {
 		return typeError(u, "*v3.HostEndpoint")
 	}
 	addrs, ports, problems := hostEndpointMembers(obj)
-	g.setInvalid(u.Key, problems)
+	g.setInvalid(u.Key, append(problems, profileProblems(obj.Spec.Profiles)...))
 	h := g.hosts[name]
 	if h == nil {
 		h = &podState{name: name, key: name, host: true}
@@ -46,7 +46,16 @@ func (g *Graph) onHostEndpoint(u datastore.Update) error {
 		h.iface = obj.Spec.InterfaceName
 		g.out.dirtyEndpoints[h.key] = h
 	}
-	h.profiles = slices.Clone(obj.Spec.Profiles)
+	if !slices.Equal(h.profiles, obj.Spec.Profiles) {
+		profiles := slices.Clone(obj.Spec.Profiles)
+		if h.local {
+			// Take the new references first so a profile in both lists stays.
+			g.acquireProfiles(profiles)
+			g.releaseProfiles(h.profiles)
+			g.out.dirtyEndpoints[h.key] = h
+		}
+		h.profiles = profiles
+	}
 	labels := maps.Clone(obj.Labels)
 	if labels == nil {
 		labels = map[string]string{}

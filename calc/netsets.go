@@ -7,7 +7,6 @@ import (
 
 	v3 "github.com/palisadenet/palisade/api/v3"
 	"github.com/palisadenet/palisade/calc/datastore"
-	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/policy"
 )
 
@@ -106,40 +105,6 @@ func (g *Graph) tier(name string) policy.Tier {
 		return policy.DefaultTier()
 	}
 	return policy.Tier{Name: name, DefaultAction: policy.Deny}
-}
-
-func (g *Graph) onFelixConfiguration(u datastore.Update) error {
-	if u.Object == nil {
-		delete(g.config, u.Key.Name)
-	} else {
-		obj, ok := u.Object.(*v3.FelixConfiguration)
-		if !ok {
-			return typeError(u, "*v3.FelixConfiguration")
-		}
-		c := &dataplane.Config{EndpointToHostAction: dataplane.ActionAllow}
-		switch obj.Spec.DefaultEndpointToHostAction {
-		case "", "Accept":
-		case "Drop":
-			c.EndpointToHostAction = dataplane.ActionDeny
-		case "Return":
-			c.EndpointToHostAction = dataplane.ActionPass
-		default:
-			g.setInvalid(u.Key, []string{"spec.defaultEndpointToHostAction: want Drop, Accept or Return, got " + obj.Spec.DefaultEndpointToHostAction})
-			c.EndpointToHostAction = dataplane.ActionDeny
-		}
-		g.config[u.Key.Name] = c
-	}
-	g.out.configDirty = true
-	return nil
-}
-
-// effectiveConfig is the node's FelixConfiguration ("node.<name>") over the
-// cluster default ("default"), or nil when neither exists.
-func (g *Graph) effectiveConfig() *dataplane.Config {
-	if c, ok := g.config["node."+g.node]; ok {
-		return c
-	}
-	return g.config["default"]
 }
 
 func comparePrefix(a, b netip.Prefix) int {

@@ -43,7 +43,8 @@ type podState struct {
 	// local: an endpoint on this node; only those are in the policy index.
 	local bool
 	iface string // set while local
-	// host: a HostEndpoint (name in name, no namespace), with its profiles.
+	// host: a HostEndpoint (name in name, no namespace), with its spec.profiles
+	// (held in profileRefs while local).
 	host     bool
 	profiles []string
 }
@@ -98,10 +99,14 @@ func (g *Graph) onServiceAccount(u datastore.Update) error {
 	if old, had := g.saLabels[key]; had == (u.Object != nil) && maps.Equal(old, labels) {
 		return nil
 	}
+	_, existed := g.saLabels[key]
 	if u.Object == nil {
 		delete(g.saLabels, key)
 	} else {
 		g.saLabels[key] = maps.Clone(labels)
+	}
+	if existed != (u.Object != nil) {
+		g.serviceAccountChanged(u.Key.Namespace, u.Key.Name)
 	}
 	for _, p := range g.namespace(u.Key.Namespace).pods {
 		if p.serviceAccount == u.Key.Name {
@@ -193,29 +198,20 @@ func (g *Graph) setEndpoint(p *podState, endpoint, local bool) {
 	}
 	p.local = local
 	g.out.dirtyEndpoints[p.key] = p
-	if p.host {
-		if local {
-			g.policyIndex.updateItem(p, p.m.labels)
-		} else {
-			g.policyIndex.removeItem(p)
-		}
-		return
+	profiles := p.profiles
+	if !p.host {
+		profiles = []string{NamespaceProfilePrefix + p.namespace}
 	}
 	if local {
-		p.iface = ifacename.Workload(p.namespace, p.name)
-		g.profileRefs[p.namespace]++
-		if g.profileRefs[p.namespace] == 1 {
-			g.out.dirtyProfiles[p.namespace] = struct{}{}
+		if !p.host {
+			p.iface = ifacename.Workload(p.namespace, p.name)
 		}
+		g.acquireProfiles(profiles)
 		g.policyIndex.updateItem(p, p.m.labels)
 		return
 	}
 	g.policyIndex.removeItem(p)
-	g.profileRefs[p.namespace]--
-	if g.profileRefs[p.namespace] == 0 {
-		delete(g.profileRefs, p.namespace)
-		g.out.dirtyProfiles[p.namespace] = struct{}{}
-	}
+	g.releaseProfiles(profiles)
 }
 
 // defaultServiceAccount is the service account admission gives a pod naming none.

@@ -51,7 +51,7 @@ func (g gen) event() datastore.Update {
 	name := fmt.Sprintf("x%d", g.r.IntN(6))
 	var key datastore.Key
 	var obj func() runtime.Object
-	switch g.r.IntN(11) {
+	switch g.r.IntN(12) {
 	case 0:
 		key, obj = datastore.Key{Kind: datastore.KindNamespace, Name: ns}, g.namespace
 	case 1:
@@ -72,8 +72,10 @@ func (g gen) event() datastore.Update {
 		}
 	case 9:
 		key, obj = datastore.Key{Kind: datastore.KindTier, Name: g.pick("t1", "default")}, g.tier
-	default:
+	case 10:
 		key, obj = datastore.Key{Kind: datastore.KindHostEndpoint, Name: g.pick("h0", "h1")}, g.hostEndpoint
+	default:
+		key, obj = datastore.Key{Kind: datastore.KindFelixConfiguration, Name: g.pick("default", "node."+testNode, "node.node2")}, g.felixConfiguration
 	}
 	if g.r.IntN(4) == 0 {
 		return datastore.Update{Key: key}
@@ -248,7 +250,32 @@ func (g gen) hostEndpoint() runtime.Object {
 	if g.r.IntN(2) == 0 {
 		h.Spec.Ports = []v3.EndpointPort{{Name: "http", Protocol: v3.ProtocolFromName("TCP"), Port: 8080}}
 	}
+	// Service-account profiles come and go with the generated service accounts.
+	for range g.r.IntN(3) {
+		h.Spec.Profiles = append(h.Spec.Profiles, g.pick(DefaultAllowProfile, "kns.n0", "ksa.n1.sa0", "ksa.n2.sa1", "no-such-profile"))
+	}
 	return h
+}
+
+func (g gen) felixConfiguration() runtime.Object {
+	fc := &v3.FelixConfiguration{}
+	fc.Spec.DefaultEndpointToHostAction = g.pick("", "", "Accept", "Drop", "Return", "Bogus")
+	ports := func() []v3.ProtoPort {
+		switch g.r.IntN(3) {
+		case 0:
+			return nil // unset: the defaults
+		case 1:
+			return []v3.ProtoPort{} // none
+		}
+		var out []v3.ProtoPort
+		for range 1 + g.r.IntN(2) {
+			out = append(out, v3.ProtoPort{Protocol: g.pick("", "TCP", "udp", "ICMP"), Port: uint16(20 + g.r.IntN(3)),
+				Net: g.pick("", "", "10.0.0.0/8", "fd00::1", "bad")})
+		}
+		return out
+	}
+	fc.Spec.FailsafeInboundHostPorts, fc.Spec.FailsafeOutboundHostPorts = ports(), ports()
+	return fc
 }
 
 func (g gen) tier() runtime.Object {

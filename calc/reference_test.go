@@ -36,6 +36,8 @@ type refEndpoint struct {
 	labels map[string]string
 	addrs  []netip.Prefix
 	ports  []namedPort
+	// profiles: a host endpoint's spec.profiles.
+	profiles []string
 }
 
 type refNetSet struct {
@@ -50,6 +52,7 @@ type refNetSet struct {
 func referenceState(node string, w world) *desired.State {
 	nsLabels := map[string]map[string]string{}
 	saLabels := map[string]map[string]string{}
+	felix := map[string]*v3.FelixConfigurationSpec{}
 	for k, o := range w {
 		switch k.Kind {
 		case datastore.KindNamespace:
@@ -61,8 +64,11 @@ func referenceState(node string, w world) *desired.State {
 			nsLabels[k.Name] = l
 		case datastore.KindServiceAccount:
 			saLabels[k.Namespace+"/"+k.Name] = o.(*corev1.ServiceAccount).Labels
+		case datastore.KindFelixConfiguration:
+			felix[k.Name] = &o.(*v3.FelixConfiguration).Spec
 		}
 	}
+	saExists := func(ns, name string) bool { _, ok := saLabels[ns+"/"+name]; return ok }
 	nsOf := func(ns string) map[string]string {
 		if l, ok := nsLabels[ns]; ok {
 			return l
@@ -95,7 +101,7 @@ func referenceState(node string, w world) *desired.State {
 				labels = map[string]string{}
 			}
 			eps = append(eps, refEndpoint{host: true, iface: h.Spec.InterfaceName, key: k.Name, node: h.Spec.Node,
-				labels: labels, addrs: addrs, ports: ports})
+				labels: labels, addrs: addrs, ports: ports, profiles: h.Spec.Profiles})
 		case datastore.KindNetworkSet, datastore.KindGlobalNetworkSet:
 			var s policy.NetworkSet
 			if k.Kind == datastore.KindNetworkSet {
@@ -133,6 +139,7 @@ func referenceState(node string, w world) *desired.State {
 	}
 
 	st := desired.New()
+	st.Config = EffectiveConfig(node, felix)
 	for _, ep := range eps {
 		if ep.node != node {
 			continue
@@ -151,8 +158,11 @@ func referenceState(node string, w world) *desired.State {
 			ts = append(ts, tierOf(name))
 		}
 		if ep.host {
+			for _, id := range ep.profiles {
+				st.Profiles[id] = *BuiltinProfile(id, saExists)
+			}
 			st.Endpoints[ep.key] = dataplane.Endpoint{Key: ep.key, Kind: dataplane.EndpointHost, Iface: ep.iface,
-				Addrs: ep.addrs, Tiers: TierPolicies(ts, byTier)}
+				Addrs: ep.addrs, Tiers: TierPolicies(ts, byTier), ProfileIDs: slices.Clone(ep.profiles)}
 			continue
 		}
 		prof := NamespaceProfile(ep.ns)
@@ -241,9 +251,23 @@ var stateCmpOpts = []cmp.Option{
 	cmpopts.IgnoreFields(desired.State{}, "InSync", "Config"),
 }
 
-// diffStates is "" when the states are equal.
+// diffStates is "" when the states are equal. Configs are compared apart, without
+// EquateEmpty: a nil failsafe list (the default) and an empty one (none) differ.
 func diffStates(want, got *desired.State) string {
-	return cmp.Diff(want, got, stateCmpOpts...)
+	d := cmp.Diff(want, got, stateCmpOpts...)
+	if c := cmp.Diff(configOrDefault(want.Config), configOrDefault(got.Config), cmpopts.EquateComparable(netip.Prefix{})); c != "" {
+		d += "Config:\n" + c
+	}
+	return d
+}
+
+// configOrDefault is c, or for nil (no Config emitted yet) the default the
+// dataplane starts with.
+func configOrDefault(c *dataplane.Config) *dataplane.Config {
+	if c == nil {
+		return &dataplane.Config{EndpointToHostAction: dataplane.ActionAllow}
+	}
+	return c
 }
 
 // summary renders a state as sorted lines that name sets by what they hold, so
@@ -329,6 +353,9 @@ func applyOrFail(t testing.TB, st *desired.State, updates []dataplane.Update) {
 // statesEqual is a fast equality for the property tests (cmp.Equal is slow on
 // thousands of states): nil and empty slices are made alike, then DeepEqual.
 func statesEqual(a, b *desired.State) bool {
+	if !reflect.DeepEqual(configOrDefault(a.Config), configOrDefault(b.Config)) {
+		return false
+	}
 	x, y := *a, *b
 	x.InSync, y.InSync, x.Config, y.Config = false, false, nil, nil
 	va, vb := reflect.ValueOf(&x).Elem(), reflect.ValueOf(&y).Elem()

@@ -134,10 +134,12 @@ type Policy struct {
 	Outbound []Rule
 }
 
-// Profile is the per-namespace fallback applied when no policy selects an endpoint in
-// a direction. Kubernetes namespace profiles allow everything.
+// Profile is a fallback applied when no policy selects an endpoint in a direction:
+// its rules run in order, then the endpoint's next profile; an endpoint no profile
+// allows drops. Kubernetes namespace profiles ("kns.<namespace>") allow everything;
+// host endpoints name theirs in spec.profiles (see calc for the ones supported).
 type Profile struct {
-	ID       string // "kns.<namespace>"
+	ID       string // "kns.<namespace>", or a host endpoint's profile name
 	Inbound  []Rule
 	Outbound []Rule
 }
@@ -180,7 +182,37 @@ type Config struct {
 	// pod to its own host: ActionAllow (default), ActionDeny or ActionPass ("Return":
 	// hand over to the host's own INPUT rules).
 	EndpointToHostAction Action
+	// FailsafeInbound and FailsafeOutbound are the ports a host endpoint always
+	// accepts (traffic to the host) and may always use (traffic from the host),
+	// whatever its policy says (FelixConfiguration failsafeInboundHostPorts and
+	// failsafeOutboundHostPorts). nil means the backend's default (Felix's defaults:
+	// DefaultFailsafeInbound and DefaultFailsafeOutbound unless the backend was
+	// configured otherwise); an empty, non-nil list means no failsafe ports at all.
+	FailsafeInbound, FailsafeOutbound []FailsafePort
 }
+
+// FailsafePort is one failsafe port of host endpoints: the destination port of new
+// flows, optionally limited to a peer network.
+type FailsafePort struct {
+	Protocol uint8 // IANA number: 6 TCP, 17 UDP, 132 SCTP
+	Port     uint16
+	// Net, when valid, limits the port to one peer network: the source of inbound
+	// traffic, the destination of outbound traffic. The zero Prefix means any peer.
+	Net netip.Prefix
+}
+
+// Felix's default failsafe ports: in, SSH, DHCP, BGP, etcd, Typha and the
+// Kubernetes API server; out, DNS, DHCP, BGP, etcd, Typha and the API server.
+var (
+	DefaultFailsafeInbound = []FailsafePort{{Protocol: 6, Port: 22}, {Protocol: 17, Port: 68},
+		{Protocol: 6, Port: 179}, {Protocol: 6, Port: 2379}, {Protocol: 6, Port: 2380},
+		{Protocol: 6, Port: 5473}, {Protocol: 6, Port: 6443}, {Protocol: 6, Port: 6666},
+		{Protocol: 6, Port: 6667}}
+	DefaultFailsafeOutbound = []FailsafePort{{Protocol: 17, Port: 53}, {Protocol: 17, Port: 67},
+		{Protocol: 6, Port: 179}, {Protocol: 6, Port: 2379}, {Protocol: 6, Port: 2380},
+		{Protocol: 6, Port: 5473}, {Protocol: 6, Port: 6443}, {Protocol: 6, Port: 6666},
+		{Protocol: 6, Port: 6667}}
+)
 
 // Update is one change to the desired state. Exactly one field is set. The calculation
 // graph emits Updates in an order safe to apply: sets before the rules that reference
