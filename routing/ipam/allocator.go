@@ -138,14 +138,23 @@ func (a *Allocator) loadConfig(ctx context.Context) (config, error) {
 	return cfg, err
 }
 
+// readConfig reads pools and reservations in parallel: they are two round trips on
+// every CNI ADD.
 func (a *Allocator) readConfig(ctx context.Context) (config, error) {
+	var rawRes []v3.IPReservation
+	var resErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rawRes, resErr = a.store.Reservations(ctx)
+	}()
 	rawPools, err := a.store.Pools(ctx)
+	<-done
 	if err != nil {
 		return config{}, fmt.Errorf("listing IP pools: %w", err)
 	}
-	rawRes, err := a.store.Reservations(ctx)
-	if err != nil {
-		return config{}, fmt.Errorf("listing IP reservations: %w", err)
+	if resErr != nil {
+		return config{}, fmt.Errorf("listing IP reservations: %w", resErr)
 	}
 	pools, perrs := parsePools(rawPools)
 	for _, err := range perrs {
