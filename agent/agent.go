@@ -301,6 +301,12 @@ func (a *Agent) updateRouting(ctx context.Context) {
 		a.log.Error("setting BGP peers", zap.Error(err))
 	}
 	adv := append(a.view.ownBlocks(a.cfg.NodeName), a.view.borrowedHere(a.cfg.NodeName)...)
+	services, problems := a.view.serviceAdvertisements()
+	for _, p := range problems {
+		a.metrics.errors.WithLabelValues("bgp").Inc()
+		a.log.Warn("service range not advertised", zap.String("problem", p))
+	}
+	adv = append(adv, services...)
 	if !samePrefixes(adv, a.advertised) {
 		if err := a.speaker.SetAdvertised(ctx, adv); err != nil {
 			a.log.Error("setting BGP advertisements", zap.Error(err))

@@ -274,3 +274,41 @@ func (v *routingView) natOutgoing() dataplane.NATOutgoing {
 	}
 	return nat
 }
+
+// serviceAdvertisements lists the Service address ranges BGPConfiguration "default"
+// asks every node to advertise (serviceClusterIPs, serviceExternalIPs,
+// serviceLoadBalancerIPs), as Calico does for externalTrafficPolicy Cluster. Only
+// IPv4 ranges are advertised (the speaker has no IPv6 next hop); others and
+// unparsable ones are reported.
+func (v *routingView) serviceAdvertisements() ([]netip.Prefix, []string) {
+	if v.bgpConf == nil {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	var problems []string
+	lists := []struct {
+		field  string
+		blocks []v3.ServiceIPBlock
+	}{
+		{"serviceClusterIPs", v.bgpConf.Spec.ServiceClusterIPs},
+		{"serviceExternalIPs", v.bgpConf.Spec.ServiceExternalIPs},
+		{"serviceLoadBalancerIPs", v.bgpConf.Spec.ServiceLoadBalancerIPs},
+	}
+	for _, l := range lists {
+		for i, b := range l.blocks {
+			p, err := netip.ParsePrefix(b.CIDR)
+			if a, aerr := netip.ParseAddr(b.CIDR); err != nil && aerr == nil {
+				p, err = netip.PrefixFrom(a, a.BitLen()), nil // a single address
+			}
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("BGPConfiguration default: spec.%s[%d].cidr: %v", l.field, i, err))
+			case !p.Addr().Is4():
+				problems = append(problems, fmt.Sprintf("BGPConfiguration default: spec.%s[%d].cidr: %s: IPv6 service ranges are not advertised yet", l.field, i, p))
+			default:
+				out = append(out, p.Masked())
+			}
+		}
+	}
+	return out, problems
+}

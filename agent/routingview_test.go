@@ -115,3 +115,28 @@ func TestRoutingViewNATOutgoing(t *testing.T) {
 		t.Errorf("NAT (-want +got):\n%s", diff)
 	}
 }
+
+// Service ranges from BGPConfiguration "default" are advertised by every node;
+// IPv6 and malformed ranges are reported, not advertised.
+func TestRoutingViewServiceAdvertisements(t *testing.T) {
+	v := newRoutingView()
+	if got, _ := v.serviceAdvertisements(); len(got) != 0 {
+		t.Fatalf("without a BGPConfiguration: %v", got)
+	}
+	conf := &v3.BGPConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v3.BGPConfigurationSpec{
+		ServiceClusterIPs:      []v3.ServiceIPBlock{{CIDR: "10.96.0.0/12"}, {CIDR: "fd00:96::/108"}},
+		ServiceExternalIPs:     []v3.ServiceIPBlock{{CIDR: "203.0.113.7"}},
+		ServiceLoadBalancerIPs: []v3.ServiceIPBlock{{CIDR: "198.51.100.0/33"}},
+	}}
+	if !v.apply([]datastore.Update{upd("BGPConfiguration", "default", conf)}) {
+		t.Fatal("BGPConfiguration default is a routing change")
+	}
+	got, problems := v.serviceAdvertisements()
+	want := []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("203.0.113.7/32")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("advertised (-want +got):\n%s", diff)
+	}
+	if len(problems) != 2 || !strings.Contains(problems[0], "serviceClusterIPs[1]") || !strings.Contains(problems[1], "serviceLoadBalancerIPs[0]") {
+		t.Errorf("problems = %q", problems)
+	}
+}
