@@ -6,6 +6,11 @@
 // In: a constructor for the backend under test, given the node namespace. Out: test
 // results; every namespace is deleted when the test ends. Tests skip (naming what is
 // missing) without root, the ip tool, or the tools the backend needs.
+//
+// It also holds what both backends' own tests share: fixtures building desired-state
+// objects (NetsSet, Workload, PolicyWithRule, ...), the golden rule cases and Golden
+// file comparison, and the full-scale state and timing loops of the benchmarks
+// (ScaleObjects, BenchSetMemberChange, ...).
 package backendtest
 
 import (

@@ -103,6 +103,18 @@ func (s *State) MarkAllDirty() {
 	s.Dirty.NAT = true
 }
 
+// FoldAll folds updates in order and reports whether the state is complete (an
+// InSync update has arrived, now or before): until then, programming would cut off
+// every endpoint the snapshot has not reached yet. It stops at the first error.
+func (s *State) FoldAll(updates []dataplane.Update) (inSync bool, err error) {
+	for i := range updates {
+		if err := s.Fold(&updates[i]); err != nil {
+			return false, fmt.Errorf("update %d: %w", i, err)
+		}
+	}
+	return s.InSync, nil
+}
+
 // Fold applies one update and marks what it makes dirty: the object itself, the
 // policies using a set whose families changed, the endpoints referring to a policy
 // or profile that appeared or went away. A delta for an unknown set is an error.

@@ -2,12 +2,12 @@ package iptables
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Option configures a Dataplane.
@@ -38,17 +38,8 @@ type Dataplane struct {
 	bins     *binaries // nil until the first sync picks the backend
 	opt      Options
 
-	// Desired state.
-	sets      map[string]*memberSet
-	policies  map[dataplane.PolicyID]*dataplane.Policy
-	profiles  map[string]*dataplane.Profile
-	endpoints map[string]*dataplane.Endpoint
-	config    dataplane.Config
-	nat       *dataplane.NATOutgoing
-	setUsers  map[string]map[dataplane.PolicyID]struct{}
-	// quarantine holds owners (policies, profiles) whose rules iptables-restore
-	// rejected; they are programmed as a single DROP until their next update.
-	quarantine map[string]error
+	// state is the desired state folded from Updates, with the work pending.
+	state *desired.State
 
 	// want is every desired chain per family, rendered; owner maps an object key to
 	// the chain names it renders (the same in both families).
@@ -58,22 +49,10 @@ type Dataplane struct {
 	have     [2]map[string][]string
 	haveSets map[string]bool
 
-	dirty    dirtySet
 	needFull bool
-	inSync   bool
 
 	last  BatchStats
 	stats Stats
-}
-
-type dirtySet struct {
-	sets      map[string]bool
-	deltas    map[string][]dataplane.SetMember
-	policies  map[dataplane.PolicyID]bool
-	profiles  map[string]bool
-	endpoints map[string]bool
-	base      bool
-	nat       bool
 }
 
 // Stats are running totals.
@@ -101,11 +80,8 @@ type BatchStats struct {
 // run, rewriting only those that differ.
 func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	d := &Dataplane{log: log,
-		sets: map[string]*memberSet{}, policies: map[dataplane.PolicyID]*dataplane.Policy{},
-		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
-		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
-		config: dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
-		owner:  map[string][]string{}, haveSets: map[string]bool{},
+		state: desired.New(desired.Options{PolicyOwner: policyOwner, ProfileOwner: profileOwner}),
+		owner: map[string][]string{}, haveSets: map[string]bool{},
 		needFull: true,
 	}
 	for i := range d.want {
@@ -122,13 +98,7 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	default:
 		return nil, fmt.Errorf("unknown iptables mode %q (want legacy, nft or empty for auto)", d.wantMode)
 	}
-	d.resetDirty()
 	return d, nil
-}
-
-func (d *Dataplane) resetDirty() {
-	d.dirty = dirtySet{sets: map[string]bool{}, deltas: map[string][]dataplane.SetMember{},
-		policies: map[dataplane.PolicyID]bool{}, profiles: map[string]bool{}, endpoints: map[string]bool{}}
 }
 
 // LastBatch reports what the last batch sent.
@@ -143,7 +113,7 @@ func (d *Dataplane) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.stats
-	s.Quarantined = len(d.quarantine)
+	s.Quarantined = len(d.state.Quarantine)
 	if d.bins != nil {
 		s.Mode = d.bins.mode
 	}
@@ -156,178 +126,13 @@ func (d *Dataplane) Stats() Stats {
 func (d *Dataplane) Apply(updates []dataplane.Update) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i := range updates {
-		if err := d.fold(&updates[i]); err != nil {
-			return fmt.Errorf("update %d: %w", i, err)
-		}
-	}
-	if !d.inSync {
-		// Until the first full snapshot is in, programming would cut off every pod
-		// the snapshot has not reached yet; rules left by a previous run stay.
-		return nil
+	inSync, err := d.state.FoldAll(updates)
+	if err != nil || !inSync {
+		// Rules left by a previous run stay until the first full snapshot is in.
+		return err
 	}
 	return d.sync(nil)
 }
-
-func (d *Dataplane) fold(u *dataplane.Update) error {
-	switch {
-	case u.SetUpdate != nil:
-		old, known := d.sets[u.SetUpdate.ID]
-		ms := newMemberSet(u.SetUpdate)
-		d.sets[u.SetUpdate.ID] = ms
-		d.dirty.sets[u.SetUpdate.ID] = true
-		delete(d.dirty.deltas, u.SetUpdate.ID)
-		if !known || old.info() != ms.info() {
-			d.markSetUsers(u.SetUpdate.ID)
-		}
-	case u.SetDeltaUpdate != nil:
-		return d.foldDelta(u.SetDeltaUpdate)
-	case u.SetRemove != "":
-		delete(d.sets, u.SetRemove)
-		d.dirty.sets[u.SetRemove] = true
-		delete(d.dirty.deltas, u.SetRemove)
-		d.markSetUsers(u.SetRemove)
-	case u.PolicyUpdate != nil:
-		id := u.PolicyUpdate.ID
-		_, known := d.policies[id]
-		d.forgetPolicySets(id)
-		delete(d.quarantine, policyOwner(id)) // new content: give it another chance
-		d.policies[id] = u.PolicyUpdate
-		d.indexPolicySets(u.PolicyUpdate)
-		d.dirty.policies[id] = true
-		if !known {
-			d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return endpointUsesPolicy(ep, id) })
-		}
-	case u.PolicyRemove != nil:
-		id := *u.PolicyRemove
-		d.forgetPolicySets(id)
-		delete(d.quarantine, policyOwner(id))
-		delete(d.policies, id)
-		d.dirty.policies[id] = true
-		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return endpointUsesPolicy(ep, id) })
-	case u.ProfileUpdate != nil:
-		_, known := d.profiles[u.ProfileUpdate.ID]
-		delete(d.quarantine, profileOwner(u.ProfileUpdate.ID))
-		d.profiles[u.ProfileUpdate.ID] = u.ProfileUpdate
-		d.dirty.profiles[u.ProfileUpdate.ID] = true
-		if !known {
-			d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return slices.Contains(ep.ProfileIDs, u.ProfileUpdate.ID) })
-		}
-	case u.ProfileRemove != "":
-		delete(d.profiles, u.ProfileRemove)
-		delete(d.quarantine, profileOwner(u.ProfileRemove))
-		d.dirty.profiles[u.ProfileRemove] = true
-		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return slices.Contains(ep.ProfileIDs, u.ProfileRemove) })
-	case u.EndpointUpdate != nil:
-		d.endpoints[u.EndpointUpdate.Key] = u.EndpointUpdate
-		d.dirty.endpoints[u.EndpointUpdate.Key] = true
-	case u.EndpointRemove != "":
-		delete(d.endpoints, u.EndpointRemove)
-		d.dirty.endpoints[u.EndpointRemove] = true
-	case u.ConfigUpdate != nil:
-		d.config = *u.ConfigUpdate
-		d.dirty.base = true
-	case u.NATUpdate != nil:
-		d.nat = u.NATUpdate
-		d.dirty.nat = true
-	case u.InSync:
-		d.inSync = true
-	}
-	return nil
-}
-
-func (d *Dataplane) foldDelta(delta *dataplane.SetDelta) error {
-	ms, ok := d.sets[delta.ID]
-	if !ok {
-		return fmt.Errorf("delta for unknown IP set %q", delta.ID)
-	}
-	before := ms.info()
-	for _, x := range delta.Removed {
-		ms.remove(x)
-	}
-	for _, x := range delta.Added {
-		ms.add(x)
-	}
-	if !d.dirty.sets[delta.ID] { // a whole-set write is pending anyway
-		d.dirty.deltas[delta.ID] = append(d.dirty.deltas[delta.ID], delta.Removed...)
-		d.dirty.deltas[delta.ID] = append(d.dirty.deltas[delta.ID], delta.Added...)
-	}
-	// A family gaining its first or losing its last member changes which rules exist
-	// (see SetInfo), so the policies using the set are rendered again.
-	if ms.info() != before {
-		d.markSetUsers(delta.ID)
-	}
-	return nil
-}
-
-func endpointUsesPolicy(ep *dataplane.Endpoint, id dataplane.PolicyID) bool {
-	for _, t := range ep.Tiers {
-		if slices.Contains(t.IngressPolicies, id) || slices.Contains(t.EgressPolicies, id) {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Dataplane) markEndpointsUsing(uses func(*dataplane.Endpoint) bool) {
-	for key, ep := range d.endpoints {
-		if uses(ep) {
-			d.dirty.endpoints[key] = true
-		}
-	}
-}
-
-func (d *Dataplane) markSetUsers(setID string) {
-	for id := range d.setUsers[setID] {
-		d.dirty.policies[id] = true
-	}
-}
-
-func policySetIDs(p *dataplane.Policy) []string {
-	var ids []string
-	for _, rules := range [][]dataplane.Rule{p.Inbound, p.Outbound} {
-		for _, r := range rules {
-			for _, m := range []dataplane.EndpointMatch{r.Source, r.Destination} {
-				ids = append(ids, m.SetIDs...)
-				ids = append(ids, m.NotSetIDs...)
-				ids = append(ids, m.NamedPortSetIDs...)
-				ids = append(ids, m.NotNamedPortSetIDs...)
-			}
-		}
-	}
-	return ids
-}
-
-func (d *Dataplane) indexPolicySets(p *dataplane.Policy) {
-	for _, sid := range policySetIDs(p) {
-		if d.setUsers[sid] == nil {
-			d.setUsers[sid] = map[dataplane.PolicyID]struct{}{}
-		}
-		d.setUsers[sid][p.ID] = struct{}{}
-	}
-}
-
-func (d *Dataplane) forgetPolicySets(id dataplane.PolicyID) {
-	if p, ok := d.policies[id]; ok {
-		for _, sid := range policySetIDs(p) {
-			delete(d.setUsers[sid], id)
-			if len(d.setUsers[sid]) == 0 {
-				delete(d.setUsers, sid)
-			}
-		}
-	}
-}
-
-func (d *Dataplane) setInfo(id string) (SetInfo, bool) {
-	ms, ok := d.sets[id]
-	if !ok {
-		return SetInfo{}, false
-	}
-	return ms.info(), true
-}
-
-func (d *Dataplane) policyKnown(id dataplane.PolicyID) bool { _, ok := d.policies[id]; return ok }
-func (d *Dataplane) profileKnown(id string) bool            { _, ok := d.profiles[id]; return ok }
 
 func policyOwner(id dataplane.PolicyID) string { return "policy " + id.String() }
 func profileOwner(id string) string            { return "profile " + id }

@@ -14,9 +14,12 @@
 //   - Render (render.go, rules.go, names.go, text.go, ipset.go, nat.go) is pure: desired state
 //     in, plain-value chains and sets out, printed as iptables-restore and ipset restore
 //     input (the golden files' format). It imports nothing that touches the kernel.
+//     Checking a rule and splitting it per family come from package dataplane/desired,
+//     shared with the nftables backend.
 //   - Apply (apply.go, members.go, plan.go, quarantine.go, kernel.go,
-//     save.go, resync.go) keeps the desired state
-//     and what it last programmed, renders only dirty objects and writes only chains
+//     save.go, resync.go) folds Updates into a desired.State (the desired state, which
+//     policies use which set, and what is dirty; shared with the nftables backend),
+//     keeps what it last programmed, renders only dirty objects and writes only chains
 //     whose rules changed.
 //
 // Chains (filter table, both families):

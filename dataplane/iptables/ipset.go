@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Set is one family's half of an IP set as an ipset.
@@ -84,7 +85,7 @@ func memberEntries(kind dataplane.SetKind, m dataplane.SetMember) []entry {
 	if kind == dataplane.SetKindNamedPort {
 		var proto string
 		switch m.Protocol {
-		case protoTCP, protoUDP, protoSCTP:
+		case desired.ProtoTCP, desired.ProtoUDP, desired.ProtoSCTP:
 			proto = protoName(m.Protocol)
 		default:
 			return nil
@@ -93,7 +94,7 @@ func memberEntries(kind dataplane.SetKind, m dataplane.SetMember) []entry {
 	}
 	p := netip.PrefixFrom(addr, m.Prefix.Bits()).Masked()
 	if p.Bits() == 0 {
-		half := netip.PrefixFrom(lastAddr(p), 1).Masked() // 128.0.0.0/1 or 8000::/1
+		half := netip.PrefixFrom(desired.LastAddr(p), 1).Masked() // 128.0.0.0/1 or 8000::/1
 		return []entry{{fam, netip.PrefixFrom(p.Addr(), 1).String()}, {fam, half.String()}}
 	}
 	return []entry{{fam, p.String()}}

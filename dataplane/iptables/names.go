@@ -8,15 +8,16 @@ import (
 	"strings"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Family is an IP family: 4 or 6.
-type Family uint8
+type Family = desired.Family
 
 // The two families.
 const (
-	IPv4 Family = 4
-	IPv6 Family = 6
+	IPv4 = desired.IPv4
+	IPv6 = desired.IPv6
 )
 
 // Families lists both families in rendering order.

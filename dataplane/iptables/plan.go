@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // kernelView is what the kernel holds, read back for a full sync or a resync.
@@ -104,7 +105,7 @@ func (d *Dataplane) sync(kv *kernelView) error {
 		}
 		d.markAllDirty(kv)
 		d.cleanupOtherBackend()
-	} else if kv == nil && d.dirty.nat {
+	} else if kv == nil && d.state.Dirty.NAT {
 		// The nat jump comes and goes with the nat chain: compare with the kernel.
 		var err error
 		if kv, err = d.readKernel(); err != nil {
@@ -118,7 +119,7 @@ func (d *Dataplane) sync(kv *kernelView) error {
 		err = d.execute(b, kv)
 		if err == nil {
 			d.needFull = false
-			d.resetDirty()
+			d.state.ResetDirty()
 			return nil
 		}
 		// Carry the touched names over to the next attempt: they are still to write.
@@ -174,21 +175,7 @@ func (d *Dataplane) readKernel() (*kernelView, error) {
 
 // markAllDirty makes the next batch render everything and compare it with kv.
 func (d *Dataplane) markAllDirty(kv *kernelView) {
-	d.resetDirty()
-	for id := range d.sets {
-		d.dirty.sets[id] = true
-	}
-	for id := range d.policies {
-		d.dirty.policies[id] = true
-	}
-	for id := range d.profiles {
-		d.dirty.profiles[id] = true
-	}
-	for key := range d.endpoints {
-		d.dirty.endpoints[key] = true
-	}
-	d.dirty.base = true
-	d.dirty.nat = true
+	d.state.MarkAllDirty()
 	d.haveSets = kv.sets
 }
 
@@ -211,28 +198,28 @@ func (t *touched) add(names ...string) {
 func (d *Dataplane) renderDirty() touched {
 	var t touched
 	t.add()
-	for id := range d.dirty.policies {
+	for id := range d.state.Dirty.Policies {
 		var chains [2][]*Chain
-		if p, ok := d.policies[id]; ok {
+		if p, ok := d.state.Policies[id]; ok {
 			for _, fam := range Families {
 				chains[famIndex(fam)] = d.renderPolicy(p, fam)
 			}
 		}
 		d.replaceOwned(policyOwner(id), chains, &t)
 	}
-	for id := range d.dirty.profiles {
+	for id := range d.state.Dirty.Profiles {
 		var chains [2][]*Chain
-		if p, ok := d.profiles[id]; ok {
+		if p, ok := d.state.Profiles[id]; ok {
 			for _, fam := range Families {
 				chains[famIndex(fam)] = d.renderProfile(p, fam)
 			}
 		}
 		d.replaceOwned(profileOwner(id), chains, &t)
 	}
-	for key := range d.dirty.endpoints {
+	for key := range d.state.Dirty.Endpoints {
 		var chains [2][]*Chain
-		if ep, ok := d.endpoints[key]; ok {
-			cs, err := RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt)
+		if ep, ok := d.state.Endpoints[key]; ok {
+			cs, err := RenderEndpoint(ep, d.state.PolicyKnown, d.state.ProfileKnown, d.opt)
 			if err != nil {
 				d.log.Error("endpoint not programmed; its interface is dropped as unknown", zap.String("endpoint", key), zap.Error(err))
 			}
@@ -240,30 +227,30 @@ func (d *Dataplane) renderDirty() touched {
 		}
 		d.replaceOwned(endpointOwner(key), chains, &t)
 	}
-	if len(d.dirty.endpoints) > 0 || d.dirty.base { // base: a full sync, maybe with no endpoint
+	if len(d.state.Dirty.Endpoints) > 0 || d.state.Dirty.Base { // base: a full sync, maybe with no endpoint
 		cs := DispatchChains(d.programmableEndpoints())
 		d.replaceOwned(dispatchOwner, [2][]*Chain{cs, cs}, &t)
 	}
-	if d.dirty.nat {
+	if d.state.Dirty.NAT {
 		var chains [2][]*Chain
 		for _, fam := range Families {
-			if c := NATChain(d.nat, fam, d.bins.hasRandomFully); c != nil {
+			if c := NATChain(d.state.NAT, fam, d.bins.hasRandomFully); c != nil {
 				chains[famIndex(fam)] = []*Chain{c}
 			}
 		}
 		d.replaceOwned(natOwner, chains, &t)
 	}
-	if d.dirty.base {
-		d.replaceOwned(baseOwner, [2][]*Chain{BaseChains(IPv4, d.config, d.opt), BaseChains(IPv6, d.config, d.opt)}, &t)
+	if d.state.Dirty.Base {
+		d.replaceOwned(baseOwner, [2][]*Chain{BaseChains(IPv4, d.state.Config, d.opt), BaseChains(IPv6, d.state.Config, d.opt)}, &t)
 	}
 	return t
 }
 
 func (d *Dataplane) renderPolicy(p *dataplane.Policy, fam Family) []*Chain {
-	if err, bad := d.quarantine[policyOwner(p.ID)]; bad {
+	if err, bad := d.state.Quarantine[policyOwner(p.ID)]; bad {
 		return quarantinedChains(PolicyChainName(p.ID, true), PolicyChainName(p.ID, false), err)
 	}
-	cs, err := RenderPolicy(p, fam, d.setInfo, d.opt)
+	cs, err := RenderPolicy(p, fam, d.state.SetInfo, d.opt)
 	if err != nil && fam == IPv4 {
 		d.log.Error("policy fails closed", zap.String("policy", p.ID.String()), zap.Error(err))
 	}
@@ -271,10 +258,10 @@ func (d *Dataplane) renderPolicy(p *dataplane.Policy, fam Family) []*Chain {
 }
 
 func (d *Dataplane) renderProfile(p *dataplane.Profile, fam Family) []*Chain {
-	if err, bad := d.quarantine[profileOwner(p.ID)]; bad {
+	if err, bad := d.state.Quarantine[profileOwner(p.ID)]; bad {
 		return quarantinedChains(ProfileChainName(p.ID, true), ProfileChainName(p.ID, false), err)
 	}
-	cs, err := RenderProfile(p, fam, d.setInfo, d.opt)
+	cs, err := RenderProfile(p, fam, d.state.SetInfo, d.opt)
 	if err != nil && fam == IPv4 {
 		d.log.Error("profile fails closed", zap.String("profile", p.ID), zap.Error(err))
 	}
@@ -284,8 +271,8 @@ func (d *Dataplane) renderProfile(p *dataplane.Profile, fam Family) []*Chain {
 // programmableEndpoints are the endpoints with chains, sorted by key (stable dispatch).
 func (d *Dataplane) programmableEndpoints() []*dataplane.Endpoint {
 	var eps []*dataplane.Endpoint
-	for _, key := range sortedKeys(d.endpoints) {
-		ep := d.endpoints[key]
+	for _, key := range sortedKeys(d.state.Endpoints) {
+		ep := d.state.Endpoints[key]
 		if ep.Kind == dataplane.EndpointWorkload && validIface(ep.Iface) == nil {
 			eps = append(eps, ep)
 		}
@@ -372,21 +359,21 @@ func (d *Dataplane) planSets(b *batch, kv *kernelView) {
 			}
 		}
 	}
-	ids := sortedKeys(d.dirty.sets)
+	ids := sortedKeys(d.state.Dirty.Sets)
 	for _, id := range ids {
-		ms, ok := d.sets[id]
+		ms, ok := d.state.Sets[id]
 		if !ok {
 			continue
 		}
-		for _, s := range RenderSet(ms.toIPSet(id)) {
+		for _, s := range RenderSet(ms.ToIPSet(id)) {
 			writeSetReplace(&b.setsPre, s)
 			b.replacedSets = append(b.replacedSets, s.Name)
 			b.stats.SetsReplaced++
 		}
 	}
-	for _, id := range sortedKeys(d.dirty.deltas) {
-		ms, ok := d.sets[id]
-		if !ok || d.dirty.sets[id] {
+	for _, id := range sortedKeys(d.state.Dirty.Deltas) {
+		ms, ok := d.state.Sets[id]
+		if !ok || d.state.Dirty.Sets[id] {
 			continue
 		}
 		d.planDelta(b, id, ms)
@@ -404,7 +391,7 @@ func (d *Dataplane) setsToDestroy(dirtyIDs []string, kv *kernelView) []string {
 	var out []string
 	if kv == nil {
 		for _, id := range dirtyIDs {
-			if _, ok := d.sets[id]; ok {
+			if _, ok := d.state.Sets[id]; ok {
 				continue
 			}
 			for _, kind := range []dataplane.SetKind{dataplane.SetKindNets, dataplane.SetKindNamedPort} {
@@ -418,9 +405,9 @@ func (d *Dataplane) setsToDestroy(dirtyIDs []string, kv *kernelView) []string {
 		return out
 	}
 	wanted := map[string]bool{}
-	for id, ms := range d.sets {
+	for id, ms := range d.state.Sets {
 		for _, fam := range Families {
-			wanted[SetName(id, ms.kind, fam)] = true
+			wanted[SetName(id, ms.Kind(), fam)] = true
 		}
 	}
 	for _, name := range sortedKeys(d.haveSets) {
@@ -431,12 +418,12 @@ func (d *Dataplane) setsToDestroy(dirtyIDs []string, kv *kernelView) []string {
 	return out
 }
 
-func (d *Dataplane) planDelta(b *batch, id string, ms *memberSet) {
+func (d *Dataplane) planDelta(b *batch, id string, ms *desired.MemberSet) {
 	done := map[string]bool{}
-	for _, m := range d.dirty.deltas[id] {
-		present := ms.has(m)
-		for _, e := range memberEntries(ms.kind, m) {
-			name := SetName(id, ms.kind, e.fam)
+	for _, m := range d.state.Dirty.Deltas[id] {
+		present := ms.Has(m)
+		for _, e := range memberEntries(ms.Kind(), m) {
+			name := SetName(id, ms.Kind(), e.fam)
 			key := name + " " + e.text
 			if done[key] {
 				continue
@@ -446,7 +433,7 @@ func (d *Dataplane) planDelta(b *batch, id string, ms *memberSet) {
 			case present:
 				b.setsPre.WriteString("add -exist " + key + "\n")
 				b.stats.EntryAdds++
-			case !ms.wantsEntry(m, e):
+			case !wantsEntry(ms, m, e):
 				b.setsPre.WriteString("del -exist " + key + "\n")
 				b.stats.EntryDeletes++
 			}
@@ -466,7 +453,7 @@ func (d *Dataplane) execute(b *batch, kv *kernelView) error {
 			d.haveSets[name] = true
 		}
 		// Done: a retry of this sync must not write them again.
-		d.dirty.sets, d.dirty.deltas = map[string]bool{}, map[string][]dataplane.SetMember{}
+		d.state.Dirty.Sets, d.state.Dirty.Deltas = map[string]bool{}, map[string][]dataplane.SetMember{}
 		if kv != nil {
 			for name := range kv.sets {
 				if name[5] == 't' {

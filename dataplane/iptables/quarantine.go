@@ -70,10 +70,10 @@ func (d *Dataplane) quarantineCulprit(err error) bool {
 			if name != re.chain {
 				continue
 			}
-			if _, already := d.quarantine[o]; already {
+			if _, already := d.state.Quarantine[o]; already {
 				return false
 			}
-			d.quarantine[o] = fmt.Errorf("%s: %w", o, re.err)
+			d.state.Quarantine[o] = fmt.Errorf("%s: %w", o, re.err)
 			d.markOwnerDirty(o)
 			return true
 		}
@@ -82,14 +82,14 @@ func (d *Dataplane) quarantineCulprit(err error) bool {
 }
 
 func (d *Dataplane) markOwnerDirty(owner string) {
-	for id := range d.policies {
+	for id := range d.state.Policies {
 		if policyOwner(id) == owner {
-			d.dirty.policies[id] = true
+			d.state.Dirty.Policies[id] = true
 		}
 	}
-	for id := range d.profiles {
+	for id := range d.state.Profiles {
 		if profileOwner(id) == owner {
-			d.dirty.profiles[id] = true
+			d.state.Dirty.Profiles[id] = true
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Default mark bits. Allow and Pass are carried back from policy chains in these bits
@@ -50,14 +51,7 @@ func (o Options) allowTarget() string {
 }
 
 // State is the full desired state, keyed as the Update stream keys it.
-type State struct {
-	Sets      map[string]*dataplane.IPSet
-	Policies  map[dataplane.PolicyID]*dataplane.Policy
-	Profiles  map[string]*dataplane.Profile
-	Endpoints map[string]*dataplane.Endpoint
-	Config    dataplane.Config
-	NAT       *dataplane.NATOutgoing
-}
+type State = desired.Objects
 
 // Ruleset is a rendered desired state: the filter chains per family and the ipsets.
 type Ruleset struct {
@@ -82,7 +76,7 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 	infos := make(map[string]SetInfo, len(s.Sets))
 	for _, id := range sortedKeys(s.Sets) {
 		rs.Sets = append(rs.Sets, RenderSet(s.Sets[id])...)
-		infos[id], _ = s.setInfo(id)
+		infos[id], _ = s.SetInfo(id)
 	}
 	setInfo := func(id string) (SetInfo, bool) { i, ok := infos[id]; return i, ok }
 	for _, fam := range Families {
@@ -100,7 +94,7 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 		var eps []*dataplane.Endpoint
 		for _, key := range sortedKeys(s.Endpoints) {
 			ep := s.Endpoints[key]
-			cs, err := RenderEndpoint(ep, s.policyKnown, s.profileKnown, opt)
+			cs, err := RenderEndpoint(ep, s.PolicyKnown, s.ProfileKnown, opt)
 			if fam == IPv4 {
 				errs = append(errs, err)
 			}
@@ -123,25 +117,6 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 	}
 	return rs, errors.Join(errs...)
 }
-
-func (s *State) setInfo(id string) (SetInfo, bool) {
-	set, ok := s.Sets[id]
-	if !ok {
-		return SetInfo{}, false
-	}
-	info := SetInfo{Kind: set.Kind}
-	for _, m := range set.Members {
-		if m.Prefix.Addr().Unmap().Is4() {
-			info.HasV4 = true
-		} else {
-			info.HasV6 = true
-		}
-	}
-	return info, true
-}
-
-func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
-func (s *State) profileKnown(id string) bool            { _, ok := s.Profiles[id]; return ok }
 
 // BaseChains renders the chains jumped to from INPUT, FORWARD and OUTPUT.
 func BaseChains(fam Family, cfg dataplane.Config, opt Options) []*Chain {

@@ -3,7 +3,6 @@ package iptables
 import (
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,74 +10,28 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/backendtest"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.txt golden files")
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".txt")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got, -update to accept):\n%s", path, diff)
-	}
+	backendtest.Golden(t, filepath.Join("testdata", name+".txt"), got, *update)
 }
 
-// ruleCases render one policy rule each, covering every field of dataplane.Rule and
-// every action (the same cases as the nftables backend's golden tests).
-var ruleCases = []struct {
-	name string
-	rule dataplane.Rule
-}{
-	{"action-allow", dataplane.Rule{Action: dataplane.ActionAllow}},
-	{"action-deny", dataplane.Rule{Action: dataplane.ActionDeny}},
-	{"action-pass", dataplane.Rule{Action: dataplane.ActionPass}},
-	{"action-log", dataplane.Rule{Action: dataplane.ActionLog, LogPrefix: "calico-drop"}},
-	{"protocol", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6)}},
-	{"not-protocol", dataplane.Rule{Action: dataplane.ActionAllow, NotProtocol: u8(17)}},
-	{"ipversion-4", dataplane.Rule{Action: dataplane.ActionAllow, IPVersion: 4}},
-	{"ipversion-6", dataplane.Rule{Action: dataplane.ActionAllow, IPVersion: 6, Protocol: u8(6)}},
-	{"src-set", dataplane.Rule{Action: dataplane.ActionAllow, Source: dataplane.EndpointMatch{SetIDs: []string{"sel-a", "sel-b"}}}},
-	{"src-not-set", dataplane.Rule{Action: dataplane.ActionAllow, Source: dataplane.EndpointMatch{NotSetIDs: []string{"sel-a"}}}},
-	{"dst-set", dataplane.Rule{Action: dataplane.ActionDeny, Destination: dataplane.EndpointMatch{SetIDs: []string{"sel-b"}}}},
-	{"src-nets", dataplane.Rule{Action: dataplane.ActionAllow, Source: dataplane.EndpointMatch{
-		Nets: []netip.Prefix{pfx("10.0.0.0/8"), pfx("10.1.0.0/16"), pfx("192.168.1.0/24"), pfx("fd00::/8")}}}},
-	{"src-nets-v4-only-ipv6", dataplane.Rule{Action: dataplane.ActionAllow, IPVersion: 6, Source: dataplane.EndpointMatch{
-		Nets: []netip.Prefix{pfx("10.0.0.0/8")}}}},
-	{"dst-not-nets", dataplane.Rule{Action: dataplane.ActionAllow, Destination: dataplane.EndpointMatch{
-		NotNets: []netip.Prefix{pfx("169.254.0.0/16"), pfx("10.96.0.0/12")}}}},
-	{"dst-ports", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6), Destination: dataplane.EndpointMatch{
-		Ports: []dataplane.PortRange{{First: 80, Last: 80}, {First: 8000, Last: 8080}, {First: 8080, Last: 8090}}}}},
-	{"dst-many-ports", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(17), Destination: dataplane.EndpointMatch{
+// ruleCases are the shared golden rule cases (see backendtest.RuleCases) and this
+// backend's own.
+var ruleCases = append(backendtest.RuleCases(), []backendtest.RuleCase{
+	{Name: "dst-not-nets", Rule: dataplane.Rule{Action: dataplane.ActionAllow, Destination: dataplane.EndpointMatch{
+		NotNets: []netip.Prefix{backendtest.Pfx("169.254.0.0/16"), backendtest.Pfx("10.96.0.0/12")}}}},
+	{Name: "dst-many-ports", Rule: dataplane.Rule{Action: dataplane.ActionAllow, Protocol: backendtest.U8(17), Destination: dataplane.EndpointMatch{
 		Ports: manyPorts(20)}}},
-	{"src-ports-no-protocol", dataplane.Rule{Action: dataplane.ActionAllow, Source: dataplane.EndpointMatch{
+	{Name: "protocol-and-not-protocol-equal", Rule: dataplane.Rule{Action: dataplane.ActionAllow, Protocol: backendtest.U8(6), NotProtocol: backendtest.U8(6)}},
+	{Name: "not-protocol-with-ports", Rule: dataplane.Rule{Action: dataplane.ActionAllow, NotProtocol: backendtest.U8(17), Destination: dataplane.EndpointMatch{
 		Ports: []dataplane.PortRange{{First: 53, Last: 53}}}}},
-	{"dst-not-ports", dataplane.Rule{Action: dataplane.ActionDeny, Protocol: u8(17), Destination: dataplane.EndpointMatch{
-		NotPorts: []dataplane.PortRange{{First: 1, Last: 1023}}}}},
-	{"dst-named-port", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6), Destination: dataplane.EndpointMatch{
-		NamedPortSetIDs: []string{"np-http"}}}},
-	{"dst-ports-or-named-port", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6), Destination: dataplane.EndpointMatch{
-		Ports: []dataplane.PortRange{{First: 443, Last: 443}}, NamedPortSetIDs: []string{"np-http"}}}},
-	{"dst-not-named-port", dataplane.Rule{Action: dataplane.ActionDeny, Protocol: u8(6), Destination: dataplane.EndpointMatch{
-		NotNamedPortSetIDs: []string{"np-http"}}}},
-	{"icmp-type", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(1), ICMP: &dataplane.ICMPMatch{Type: 8}}},
-	{"icmp-type-code", dataplane.Rule{Action: dataplane.ActionAllow, IPVersion: 4, ICMP: &dataplane.ICMPMatch{Type: 3, Code: u8(4)}}},
-	{"icmpv6-type", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(58), ICMP: &dataplane.ICMPMatch{Type: 128}}},
-	{"not-icmp-type-code", dataplane.Rule{Action: dataplane.ActionDeny, Protocol: u8(1), NotICMP: &dataplane.ICMPMatch{Type: 8, Code: u8(0)}}},
-	{"protocol-and-not-protocol-equal", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6), NotProtocol: u8(6)}},
-	{"not-protocol-with-ports", dataplane.Rule{Action: dataplane.ActionAllow, NotProtocol: u8(17), Destination: dataplane.EndpointMatch{
-		Ports: []dataplane.PortRange{{First: 53, Last: 53}}}}},
-	{"unknown-set-fails-closed", dataplane.Rule{Action: dataplane.ActionAllow, Source: dataplane.EndpointMatch{SetIDs: []string{"missing"}}}},
-}
+}...)
 
 func manyPorts(n int) []dataplane.PortRange {
 	var out []dataplane.PortRange
@@ -91,16 +44,16 @@ func manyPorts(n int) []dataplane.PortRange {
 
 func ruleSets() []*dataplane.IPSet {
 	return []*dataplane.IPSet{
-		netsSet("sel-a", "10.65.0.1/32", "fd00:65::1/128"),
-		netsSet("sel-b", "10.65.0.2/32"),
-		namedPortSet("np-http", 8080, 6, "10.65.0.2/32", "fd00:65::2/128"),
+		backendtest.NetsSet("sel-a", "10.65.0.1/32", "fd00:65::1/128"),
+		backendtest.NetsSet("sel-b", "10.65.0.2/32"),
+		backendtest.NamedPortSet("np-http", 8080, 6, "10.65.0.2/32", "fd00:65::2/128"),
 	}
 }
 
 func ruleState() *State {
-	s := newState()
+	s := desired.NewObjects()
 	for _, set := range ruleSets() {
-		s.add(set)
+		s.Add(set)
 	}
 	return s
 }
@@ -109,7 +62,7 @@ func ruleState() *State {
 func renderPolicyText(t *testing.T, p *dataplane.Policy, s *State, wantErr bool) string {
 	var b strings.Builder
 	for _, fam := range Families {
-		chains, err := RenderPolicy(p, fam, s.setInfo, Options{})
+		chains, err := RenderPolicy(p, fam, s.SetInfo, Options{})
 		if (err != nil) != wantErr {
 			t.Fatalf("RenderPolicy(IPv%d) error = %v", fam, err)
 		}
@@ -121,27 +74,27 @@ func renderPolicyText(t *testing.T, p *dataplane.Policy, s *State, wantErr bool)
 
 func TestRenderRuleGolden(t *testing.T) {
 	for _, tc := range ruleCases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := policyWithRule(tc.name, tc.rule)
-			golden(t, "rule-"+tc.name, renderPolicyText(t, p, ruleState(), strings.HasPrefix(tc.name, "unknown-set")))
+		t.Run(tc.Name, func(t *testing.T) {
+			p := backendtest.PolicyWithRule(tc.Name, tc.Rule)
+			golden(t, "rule-"+tc.Name, renderPolicyText(t, p, ruleState(), strings.HasPrefix(tc.Name, "unknown-set")))
 		})
 	}
 }
 
 // fullState is a small node: two workloads, tiers with Pass, a named port, profiles.
 func fullState(cfg dataplane.Config) *State {
-	s := newState().add(cfg, allowProfile("ns"))
+	s := desired.NewObjects().Add(cfg, backendtest.AllowProfile("ns"))
 	for _, set := range ruleSets() {
-		s.add(set)
+		s.Add(set)
 	}
-	s.add(
-		&dataplane.Policy{ID: pid("security", "pass-all"), Inbound: []dataplane.Rule{{ID: "pass", Action: dataplane.ActionPass}}},
-		policyWithRule("allow-from-a", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6),
+	s.Add(
+		&dataplane.Policy{ID: backendtest.PID("security", "pass-all"), Inbound: []dataplane.Rule{{ID: "pass", Action: dataplane.ActionPass}}},
+		backendtest.PolicyWithRule("allow-from-a", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: backendtest.U8(6),
 			Source: dataplane.EndpointMatch{SetIDs: []string{"sel-a"}}, Destination: dataplane.EndpointMatch{NamedPortSetIDs: []string{"np-http"}}}),
-		workload("ns/a", "cali0000000000a", nil, "10.65.0.1/32", "fd00:65::1/128"),
-		workload("ns/b", "cali0000000000b", []dataplane.TierPolicies{
-			{Name: "security", IngressPolicies: []dataplane.PolicyID{pid("security", "pass-all")}, DefaultAction: dataplane.ActionDeny},
-			{Name: "default", IngressPolicies: []dataplane.PolicyID{pid("default", "allow-from-a"), pid("default", "not-yet-known")}, DefaultAction: dataplane.ActionDeny},
+		backendtest.Workload("ns/a", "cali0000000000a", nil, "10.65.0.1/32", "fd00:65::1/128"),
+		backendtest.Workload("ns/b", "cali0000000000b", []dataplane.TierPolicies{
+			{Name: "security", IngressPolicies: []dataplane.PolicyID{backendtest.PID("security", "pass-all")}, DefaultAction: dataplane.ActionDeny},
+			{Name: "default", IngressPolicies: []dataplane.PolicyID{backendtest.PID("default", "allow-from-a"), backendtest.PID("default", "not-yet-known")}, DefaultAction: dataplane.ActionDeny},
 		}, "10.65.0.2/32", "fd00:65::2/128"),
 	)
 	return s
@@ -184,8 +137,8 @@ func TestRenderIsDeterministic(t *testing.T) {
 
 func TestChainNames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{PolicyChainName(pid("default", "allow"), true), "cali-pi-default/allow"},
-		{PolicyChainName(pid("default", "allow"), false), "cali-po-default/allow"},
+		{PolicyChainName(backendtest.PID("default", "allow"), true), "cali-pi-default/allow"},
+		{PolicyChainName(backendtest.PID("default", "allow"), false), "cali-po-default/allow"},
 		{ProfileChainName("kns.ns", true), "cali-pri-kns.ns"},
 		{EndpointChainName("cali0123456789a", false), "cali-fw-cali0123456789a"},
 		{EndpointChainName("cali0123456789a", true), "cali-tw-cali0123456789a"},
@@ -194,14 +147,14 @@ func TestChainNames(t *testing.T) {
 			t.Errorf("name %q, want %q", tc.got, tc.want)
 		}
 	}
-	long := PolicyChainName(pid("default", "production/allow-tcp-6379-from-frontend"), true)
+	long := PolicyChainName(backendtest.PID("default", "production/allow-tcp-6379-from-frontend"), true)
 	if len(long) > maxChainName || !strings.HasPrefix(long, "cali-pi-_") {
 		t.Errorf("long policy chain name %q: want cali-pi-_<hash>, at most %d characters", long, maxChainName)
 	}
-	if long != PolicyChainName(pid("default", "production/allow-tcp-6379-from-frontend"), true) {
+	if long != PolicyChainName(backendtest.PID("default", "production/allow-tcp-6379-from-frontend"), true) {
 		t.Error("shortened name is not stable")
 	}
-	if other := PolicyChainName(pid("default", "production/allow-tcp-6379-from-frontenD"), true); other == long {
+	if other := PolicyChainName(backendtest.PID("default", "production/allow-tcp-6379-from-frontenD"), true); other == long {
 		t.Error("two long names share a chain")
 	}
 	// A name with characters outside Kubernetes names is hashed, never used raw.
@@ -217,7 +170,7 @@ func TestChainNames(t *testing.T) {
 }
 
 func TestSetEntries(t *testing.T) {
-	sets := RenderSet(netsSet("all", "0.0.0.0/0", "10.0.0.0/8", "10.0.0.1/32", "::/0", "fd00::1/128"))
+	sets := RenderSet(backendtest.NetsSet("all", "0.0.0.0/0", "10.0.0.0/8", "10.0.0.1/32", "::/0", "fd00::1/128"))
 	if diff := cmp.Diff([]string{"0.0.0.0/1", "10.0.0.0/8", "10.0.0.1/32", "128.0.0.0/1"}, sets[0].Entries); diff != "" {
 		t.Errorf("IPv4 entries (-want +got):\n%s", diff)
 	}
@@ -225,8 +178,8 @@ func TestSetEntries(t *testing.T) {
 		t.Errorf("IPv6 entries (-want +got):\n%s", diff)
 	}
 	np := RenderSet(&dataplane.IPSet{ID: "np", Kind: dataplane.SetKindNamedPort, Members: []dataplane.SetMember{
-		{Prefix: pfx("10.0.0.1/32"), Protocol: 6, Port: 80}, {Prefix: pfx("10.0.0.1/32"), Protocol: 132, Port: 80},
-		{Prefix: pfx("10.0.0.2/32"), Protocol: 1, Port: 0}}})
+		{Prefix: backendtest.Pfx("10.0.0.1/32"), Protocol: 6, Port: 80}, {Prefix: backendtest.Pfx("10.0.0.1/32"), Protocol: 132, Port: 80},
+		{Prefix: backendtest.Pfx("10.0.0.2/32"), Protocol: 1, Port: 0}}})
 	if diff := cmp.Diff([]string{"10.0.0.1,sctp:80", "10.0.0.1,tcp:80"}, np[0].Entries); diff != "" {
 		t.Errorf("named-port entries (-want +got):\n%s", diff)
 	}

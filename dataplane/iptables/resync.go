@@ -20,7 +20,7 @@ const DefaultResyncInterval = 10 * time.Second
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.inSync {
+	if !d.state.InSync {
 		return nil
 	}
 	if d.needFull || d.bins == nil {
@@ -34,16 +34,16 @@ func (d *Dataplane) Resync() error {
 		d.log.Warn("iptables drifted from the desired state; repairing", zap.String("drift", drift))
 		d.stats.Repairs++
 		d.haveSets = kv.sets
-		for id, ms := range d.sets {
+		for id, ms := range d.state.Sets {
 			for _, fam := range Families {
-				if !kv.sets[SetName(id, ms.kind, fam)] {
-					d.dirty.sets[id] = true
+				if !kv.sets[SetName(id, ms.Kind(), fam)] {
+					d.state.Dirty.Sets[id] = true
 				}
 			}
 		}
 		return d.sync(kv)
 	}
-	if len(d.dirty.sets)+len(d.dirty.deltas)+len(d.dirty.policies)+len(d.dirty.profiles)+len(d.dirty.endpoints) > 0 || d.dirty.base {
+	if len(d.state.Dirty.Sets)+len(d.state.Dirty.Deltas)+len(d.state.Dirty.Policies)+len(d.state.Dirty.Profiles)+len(d.state.Dirty.Endpoints) > 0 || d.state.Dirty.Base {
 		return d.sync(nil) // work left by a failed Apply
 	}
 	return nil
@@ -72,9 +72,9 @@ func (d *Dataplane) drift(kv *kernelView) string {
 			return fmt.Sprintf("IPv%d jumps from the built-in chains moved or missing", fam)
 		}
 	}
-	for id, ms := range d.sets {
+	for id, ms := range d.state.Sets {
 		for _, fam := range Families {
-			if name := SetName(id, ms.kind, fam); !kv.sets[name] {
+			if name := SetName(id, ms.Kind(), fam); !kv.sets[name] {
 				return "ipset " + name + " missing"
 			}
 		}

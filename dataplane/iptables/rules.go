@@ -8,67 +8,48 @@ import (
 	"strings"
 
 	"github.com/palisadenet/palisade/dataplane"
-)
-
-// IANA protocol numbers used by the renderer.
-const (
-	protoICMP   uint8 = 1
-	protoTCP    uint8 = 6
-	protoUDP    uint8 = 17
-	protoICMPv6 uint8 = 58
-	protoSCTP   uint8 = 132
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // portProtos are the protocols whose ports multiport can match; a port match without
 // a protocol expands to one rule per protocol (multiport needs -p).
-var portProtos = []uint8{protoTCP, protoUDP, protoSCTP}
+var portProtos = []uint8{desired.ProtoTCP, desired.ProtoUDP, desired.ProtoSCTP}
 
 // multiportMax is how many ports (a range counts twice) one multiport match takes.
 const multiportMax = 15
 
 func protoName(p uint8) string {
 	switch p {
-	case protoICMP:
+	case desired.ProtoICMP:
 		return "icmp"
-	case protoTCP:
+	case desired.ProtoTCP:
 		return "tcp"
-	case protoUDP:
+	case desired.ProtoUDP:
 		return "udp"
-	case protoICMPv6:
+	case desired.ProtoICMPv6:
 		return "ipv6-icmp"
-	case protoSCTP:
+	case desired.ProtoSCTP:
 		return "sctp"
 	}
 	return strconv.Itoa(int(p))
 }
 
-// SetInfo is what rendering needs to know about a referenced set.
-type SetInfo struct {
-	Kind dataplane.SetKind
-	// HasV4 and HasV6 say whether the set has members of that family. A rule needing
-	// membership of a set empty in a family is left out for that family.
-	HasV4, HasV6 bool
-}
-
-// Has reports whether the set has members of family f.
-func (i SetInfo) Has(f Family) bool {
-	if f == IPv6 {
-		return i.HasV6
-	}
-	return i.HasV4
-}
+// SetInfo is what rendering needs to know about a referenced set: its kind and
+// whether it has members of each family. A rule needing membership of a set empty in
+// a family is left out for that family.
+type SetInfo = desired.SetInfo
 
 // SetKindLookup describes a known set.
-type SetKindLookup func(id string) (SetInfo, bool)
+type SetKindLookup = desired.SetKindLookup
 
 // renderRule turns one policy rule into iptables rules of one family. Alternatives
 // (nets, port ranges, named-port sets, protocols for a port match) that the model
 // ORs expand into one rule each, all with the same action.
 func renderRule(r *dataplane.Rule, fam Family, sets SetKindLookup, opt Options) ([]Rule, error) {
-	if err := checkRule(r, sets); err != nil {
+	if err := desired.CheckRule(r, sets); err != nil {
 		return nil, err
 	}
-	if !familyApplies(r, fam) {
+	if !slices.Contains(desired.RuleFamilies(r), fam) {
 		return nil, nil
 	}
 	common, ok := commonMatches(r, fam, sets)
@@ -83,67 +64,11 @@ func renderRule(r *dataplane.Rule, fam Family, sets SetKindLookup, opt Options) 
 		groups = append(groups, netAlternatives(side.m.Nets, fam, side.src),
 			portAlternatives(side.m, side.src, fam, sets))
 	}
-	alts := cross(groups)
+	alts := desired.Cross(groups, "", joinMatch)
 	if len(alts) == 0 {
 		return nil, nil
 	}
 	return withAction(alts, common, r, opt), nil
-}
-
-func checkRule(r *dataplane.Rule, sets SetKindLookup) error {
-	switch r.Action {
-	case dataplane.ActionAllow, dataplane.ActionDeny, dataplane.ActionPass, dataplane.ActionLog:
-	default:
-		return fmt.Errorf("unknown action %d", r.Action)
-	}
-	if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
-		return fmt.Errorf("ipVersion %d is not 4 or 6", r.IPVersion)
-	}
-	for _, m := range []*dataplane.EndpointMatch{&r.Source, &r.Destination} {
-		for _, ids := range [][]string{m.SetIDs, m.NotSetIDs} {
-			if err := checkSets(ids, dataplane.SetKindNets, sets); err != nil {
-				return err
-			}
-		}
-		for _, ids := range [][]string{m.NamedPortSetIDs, m.NotNamedPortSetIDs} {
-			if err := checkSets(ids, dataplane.SetKindNamedPort, sets); err != nil {
-				return err
-			}
-		}
-		for _, pr := range append(slices.Clone(m.Ports), m.NotPorts...) {
-			if pr.First > pr.Last {
-				return fmt.Errorf("port range %d:%d is reversed", pr.First, pr.Last)
-			}
-		}
-	}
-	return nil
-}
-
-func checkSets(ids []string, want dataplane.SetKind, sets SetKindLookup) error {
-	for _, id := range ids {
-		info, ok := sets(id)
-		if !ok {
-			return fmt.Errorf("unknown IP set %q", id)
-		}
-		if info.Kind != want {
-			return fmt.Errorf("IP set %q has kind %d, rule needs kind %d", id, info.Kind, want)
-		}
-	}
-	return nil
-}
-
-// familyApplies: the rule's ipVersion, narrowed by protocol icmp (IPv4 only) or
-// icmpv6 (IPv6 only).
-func familyApplies(r *dataplane.Rule, fam Family) bool {
-	switch {
-	case r.IPVersion != 0:
-		return Family(r.IPVersion) == fam
-	case r.Protocol != nil && *r.Protocol == protoICMP:
-		return fam == IPv4
-	case r.Protocol != nil && *r.Protocol == protoICMPv6:
-		return fam == IPv6
-	}
-	return true
 }
 
 // commonMatches are the AND-ed matches every expansion carries (sets, negations,
@@ -156,7 +81,7 @@ func commonMatches(r *dataplane.Rule, fam Family, sets SetKindLookup) ([]string,
 	}{{&r.Source, true}, {&r.Destination, false}} {
 		m, dir := side.m, dirWord(side.src)
 		for _, n := range netsOfFamily(m.NotNets, fam) {
-			ms = append(ms, fmt.Sprintf("-m iprange ! --%s-range %s-%s", dir, n.Addr(), lastAddr(n)))
+			ms = append(ms, fmt.Sprintf("-m iprange ! --%s-range %s-%s", dir, n.Addr(), desired.LastAddr(n)))
 		}
 		for _, id := range m.SetIDs {
 			if info, _ := sets(id); !info.Has(fam) {
@@ -221,13 +146,13 @@ func protoAlternatives(r *dataplane.Rule, fam Family) []string {
 	if r.Protocol != nil {
 		constrain([]uint8{*r.Protocol})
 	}
-	if usesPortNumbers(r) {
+	if desired.UsesPorts(r) {
 		constrain(portProtos)
 	}
 	if r.ICMP != nil || r.NotICMP != nil {
-		icmp := protoICMP
+		icmp := desired.ProtoICMP
 		if fam == IPv6 {
-			icmp = protoICMPv6
+			icmp = desired.ProtoICMPv6
 		}
 		constrain([]uint8{icmp})
 	}
@@ -244,11 +169,6 @@ func protoAlternatives(r *dataplane.Rule, fam Family) []string {
 		}
 	}
 	return out
-}
-
-// usesPortNumbers: multiport needs -p; named-port sets carry their protocol.
-func usesPortNumbers(r *dataplane.Rule) bool {
-	return len(r.Source.Ports)+len(r.Source.NotPorts)+len(r.Destination.Ports)+len(r.Destination.NotPorts) > 0
 }
 
 // netAlternatives ORs a side's nets: one -s/-d per net; no net of this family in a
@@ -294,16 +214,7 @@ func portChunks(in []dataplane.PortRange) []string {
 	if len(in) == 0 {
 		return nil
 	}
-	ranges := slices.Clone(in)
-	slices.SortFunc(ranges, func(a, b dataplane.PortRange) int { return int(a.First) - int(b.First) })
-	merged := ranges[:0]
-	for _, p := range ranges {
-		if n := len(merged); n > 0 && int(p.First) <= int(merged[n-1].Last)+1 {
-			merged[n-1].Last = max(merged[n-1].Last, p.Last)
-			continue
-		}
-		merged = append(merged, p)
-	}
+	merged := desired.MergePortRanges(in)
 	var chunks []string
 	var cur []string
 	used := 0
@@ -319,21 +230,6 @@ func portChunks(in []dataplane.PortRange) []string {
 		cur, used = append(cur, item), used+cost
 	}
 	return append(chunks, strings.Join(cur, ","))
-}
-
-// cross is the cartesian product of the groups, each alternative a space-joined match.
-func cross(groups [][]string) []string {
-	out := []string{""}
-	for _, g := range groups {
-		var next []string
-		for _, prefix := range out {
-			for _, alt := range g {
-				next = append(next, joinMatch(prefix, alt))
-			}
-		}
-		out = next
-	}
-	return out
 }
 
 func joinMatch(a, b string) string {
@@ -405,27 +301,5 @@ func netsOfFamily(nets []netip.Prefix, fam Family) []netip.Prefix {
 			out = append(out, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
 		}
 	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	kept := out[:0]
-	for _, p := range out {
-		if n := len(kept); n > 0 && kept[n-1].Contains(p.Addr()) {
-			continue
-		}
-		kept = append(kept, p)
-	}
-	return kept
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
+	return desired.MaximalPrefixes(out)
 }
