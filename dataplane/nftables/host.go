@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/palisadenet/palisade/dataplane"
@@ -22,20 +23,41 @@ const (
 	MapHostEgress   = "from-host"   // oifname -> that host endpoint's egress chain
 )
 
-// ProtoPort is one failsafe port.
+// ProtoPort is one failsafe port: a destination port, optionally only for peers in
+// Net (the source of inbound traffic, the destination of outbound; zero: any).
 type ProtoPort struct {
-	Proto uint8 // 6 TCP, 17 UDP
+	Proto uint8 // 6 TCP, 17 UDP, 132 SCTP
 	Port  uint16
+	Net   netip.Prefix
 }
 
-// Default failsafe ports, as Felix's defaults: SSH, DHCP, BGP, etcd, Typha, the
-// Kubernetes API server, and DNS/DHCP out.
+// Default failsafe ports, as Felix's defaults (dataplane.DefaultFailsafeInbound and
+// DefaultFailsafeOutbound): SSH, DHCP, BGP, etcd, Typha, the Kubernetes API server,
+// and DNS/DHCP out.
 var (
-	DefaultFailsafeInbound = []ProtoPort{{6, 22}, {17, 68}, {6, 179}, {6, 2379}, {6, 2380}, {6, 5473},
-		{6, 6443}, {6, 6666}, {6, 6667}}
-	DefaultFailsafeOutbound = []ProtoPort{{17, 53}, {17, 67}, {6, 179}, {6, 2379}, {6, 2380}, {6, 5473},
-		{6, 6443}, {6, 6666}, {6, 6667}}
+	DefaultFailsafeInbound  = protoPorts(dataplane.DefaultFailsafeInbound)
+	DefaultFailsafeOutbound = protoPorts(dataplane.DefaultFailsafeOutbound)
 )
+
+func protoPorts(in []dataplane.FailsafePort) []ProtoPort {
+	out := make([]ProtoPort, len(in))
+	for i, p := range in {
+		out[i] = ProtoPort{Proto: p.Protocol, Port: p.Port, Net: p.Net}
+	}
+	return out
+}
+
+// withConfig applies the failsafe lists of cfg (FelixConfiguration): a non-nil list
+// replaces the Options' (an empty one means none); nil keeps them.
+func (o Options) withConfig(cfg dataplane.Config) Options {
+	if cfg.FailsafeInbound != nil {
+		o.FailsafeInbound = protoPorts(cfg.FailsafeInbound)
+	}
+	if cfg.FailsafeOutbound != nil {
+		o.FailsafeOutbound = protoPorts(cfg.FailsafeOutbound)
+	}
+	return o
+}
 
 // HostChainName is a host endpoint's ingress (traffic to the host) or egress chain.
 func HostChainName(iface string, ingress bool) string {
@@ -57,11 +79,11 @@ func hostMaps() (to, from *Set) {
 func hostChains(opt Options) []*Chain {
 	in := &Chain{Name: ChainHostInput, Comment: "traffic to the host from its own interfaces"}
 	in.Rules = append(in.Rules, conntrackAccept(), ndRule())
-	in.Rules = append(in.Rules, failsafeRules(opt.failsafeInbound(), "inbound")...)
+	in.Rules = append(in.Rules, failsafeRules(opt.failsafeInbound(), Src, "inbound")...)
 	in.Rules = append(in.Rules, Rule{Verdict: Verdict{Kind: VerdictMap, Map: MapHostIngress, MapKey: IIFName}})
 	out := &Chain{Name: ChainHostOutput, Comment: "traffic from the host out of its own interfaces"}
 	out.Rules = append(out.Rules, conntrackAccept(), ndRule())
-	out.Rules = append(out.Rules, failsafeRules(opt.failsafeOutbound(), "outbound")...)
+	out.Rules = append(out.Rules, failsafeRules(opt.failsafeOutbound(), Dst, "outbound")...)
 	out.Rules = append(out.Rules, Rule{Verdict: Verdict{Kind: VerdictMap, Map: MapHostEgress, MapKey: OIFName}})
 	return []*Chain{in, out}
 }
@@ -77,13 +99,15 @@ func ndRule() Rule {
 		Verdict: Verdict{Kind: VerdictAccept}, Comment: "IPv6 neighbor discovery and MLD"}
 }
 
-// failsafeRules accept the failsafe destination ports, one rule per protocol.
-func failsafeRules(ports []ProtoPort, dir string) []Rule {
+// failsafeRules accept the failsafe destination ports: one rule per protocol for the
+// ports open to any peer, then one per port limited to a peer network (peer is the
+// side the network applies to: Src inbound, Dst outbound).
+func failsafeRules(ports []ProtoPort, peer Dir, dir string) []Rule {
 	var out []Rule
-	for _, proto := range []uint8{6, 17} {
+	for _, proto := range []uint8{6, 17, 132} {
 		var ranges []PortRange
 		for _, p := range ports {
-			if p.Proto == proto {
+			if p.Proto == proto && !p.Net.IsValid() {
 				ranges = append(ranges, PortRange{First: p.Port, Last: p.Port})
 			}
 		}
@@ -91,6 +115,19 @@ func failsafeRules(ports []ProtoPort, dir string) []Rule {
 			continue
 		}
 		out = append(out, Rule{Matches: []Match{L4ProtoMatch{Protos: []uint8{proto}}, PortMatch{Dir: Dst, Ranges: ranges}},
+			Verdict: Verdict{Kind: VerdictAccept}, Comment: "failsafe " + dir})
+	}
+	for _, p := range ports {
+		if !p.Net.IsValid() {
+			continue
+		}
+		fam := IPv4
+		if !p.Net.Addr().Is4() {
+			fam = IPv6
+		}
+		out = append(out, Rule{Matches: []Match{NFProtoMatch{Family: fam}, L4ProtoMatch{Protos: []uint8{p.Proto}},
+			AddrNetsMatch{Family: fam, Dir: peer, Nets: []netip.Prefix{p.Net}},
+			PortMatch{Dir: Dst, Ranges: []PortRange{{First: p.Port, Last: p.Port}}}},
 			Verdict: Verdict{Kind: VerdictAccept}, Comment: "failsafe " + dir})
 	}
 	return out

@@ -45,7 +45,7 @@ func TestRenderHostEndpointRejects(t *testing.T) {
 }
 
 func TestRenderFailsafeOverride(t *testing.T) {
-	chains := hostChains(Options{FailsafeInbound: []ProtoPort{{6, 2222}}, FailsafeOutbound: []ProtoPort{}})
+	chains := hostChains(Options{FailsafeInbound: []ProtoPort{{Proto: 6, Port: 2222}}, FailsafeOutbound: []ProtoPort{}})
 	in, out := chainText(chains[0]), chainText(chains[1])
 	if !strings.Contains(in, "th dport 2222 accept") || strings.Contains(in, " 22,") {
 		t.Errorf("inbound failsafe not overridden:\n%s", in)

@@ -106,7 +106,7 @@ func (d *Dataplane) plan(full bool) (*batch, error) {
 				b.setDefs[m.Name] = m
 			}
 		}
-		d.planChains(b, "base", append(hostChains(d.opt), BaseChains(d.config)...))
+		d.planChains(b, "base", append(hostChains(d.opt.withConfig(d.config)), BaseChains(d.config)...))
 		d.planChains(b, "nat", NATChains(d.nat))
 	}
 	return b, nil

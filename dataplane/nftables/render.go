@@ -45,6 +45,7 @@ type Options struct {
 	PassMark uint32
 	// FailsafeInbound and FailsafeOutbound are the ports host endpoints always allow
 	// (destination ports); nil means DefaultFailsafeInbound/Outbound, empty means none.
+	// A Config update's non-nil lists (FelixConfiguration) replace them.
 	FailsafeInbound, FailsafeOutbound []ProtoPort
 }
 
@@ -101,7 +102,7 @@ func Render(s *State, opt Options) (*Table, error) {
 		byName[r.ToMap].Elements = append(byName[r.ToMap].Elements, r.ToElement)
 	}
 	t.Sets = append(t.Sets, maps...)
-	t.Chains = append(t.Chains, hostChains(opt)...)
+	t.Chains = append(t.Chains, hostChains(opt.withConfig(s.Config))...)
 	t.Chains = append(t.Chains, BaseChains(s.Config)...)
 	t.Chains = append(t.Chains, NATChains(s.NAT)...)
 	return t, errors.Join(errs...)
