@@ -2,7 +2,6 @@ package nftables
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Option configures a Dataplane.
@@ -51,25 +51,14 @@ type Dataplane struct {
 	conn    *nft.Conn
 	table   *nft.Table
 
-	// Desired state.
-	sets      map[string]*memberSet
-	policies  map[dataplane.PolicyID]*dataplane.Policy
-	profiles  map[string]*dataplane.Profile
-	endpoints map[string]*dataplane.Endpoint
-	config    dataplane.Config
-	nat       *dataplane.NATOutgoing
-	setUsers  map[string]map[dataplane.PolicyID]struct{} // set ID -> policies using it
-	// quarantine holds policies and profiles (by owner key) whose chains the kernel
-	// rejected, with the error; they are programmed as a single drop.
-	quarantine map[string]error
+	// state is the desired state folded from Updates, with the work pending for the
+	// next batch.
+	state *desired.State
 
 	// What is in the kernel (as last programmed).
 	applied appliedState
 
-	// Work for the next batch.
-	dirty    dirtySet
-	needFull bool
-	inSync   bool // an InSync update has been seen: the desired state is complete
+	needFull bool // the next batch rewrites the whole table
 
 	last  OpCounts
 	stats Stats
@@ -93,15 +82,6 @@ type appliedSet struct {
 	elems map[Element]struct{}
 }
 
-type dirtySet struct {
-	sets      map[string]bool
-	deltas    map[string][]dataplane.SetMember // candidates per set ID
-	policies  map[dataplane.PolicyID]bool
-	profiles  map[string]bool
-	endpoints map[string]bool
-	base      bool
-}
-
 // Stats are running totals.
 type Stats struct {
 	Batches, Failures, Repairs int
@@ -114,10 +94,8 @@ type Stats struct {
 // first batch replaces any table `inet palisade` left over from an earlier run.
 func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	d := &Dataplane{log: log, netnsFd: -1,
-		sets: map[string]*memberSet{}, policies: map[dataplane.PolicyID]*dataplane.Policy{},
-		profiles: map[string]*dataplane.Profile{}, endpoints: map[string]*dataplane.Endpoint{},
-		setUsers: map[string]map[dataplane.PolicyID]struct{}{}, quarantine: map[string]error{},
-		config:   dataplane.Config{EndpointToHostAction: dataplane.ActionAllow},
+		state: desired.New(desired.Options{PolicyOwner: policyOwner, ProfileOwner: profileOwner,
+			DeltaCandidates: true}),
 		needFull: true, resyncBudget: DefaultResyncBudget, chainBudget: 10 * DefaultResyncBudget,
 		table: &nft.Table{Name: TableName, Family: nft.TableFamilyINet},
 	}
@@ -136,7 +114,6 @@ func New(log *zap.Logger, opts ...Option) (*Dataplane, error) {
 	}
 	d.conn = conn
 	d.resetApplied()
-	d.resetDirty()
 	return d, nil
 }
 
@@ -174,11 +151,6 @@ func (d *Dataplane) resetApplied() {
 		eps: map[string]*EndpointRender{}, owner: map[string]map[string]bool{}}
 }
 
-func (d *Dataplane) resetDirty() {
-	d.dirty = dirtySet{sets: map[string]bool{}, deltas: map[string][]dataplane.SetMember{},
-		policies: map[dataplane.PolicyID]bool{}, profiles: map[string]bool{}, endpoints: map[string]bool{}}
-}
-
 // LastBatch reports the operations of the last transaction sent.
 func (d *Dataplane) LastBatch() OpCounts {
 	d.mu.Lock()
@@ -202,176 +174,15 @@ func (d *Dataplane) Stats() Stats {
 func (d *Dataplane) Apply(updates []dataplane.Update) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i := range updates {
-		if err := d.fold(&updates[i]); err != nil {
-			return fmt.Errorf("update %d: %w", i, err)
-		}
+	inSync, err := d.state.FoldAll(updates)
+	if err != nil || !inSync {
+		// A table left by a previous run stays in force until the first full
+		// snapshot is in.
+		return err
 	}
-	if !d.inSync {
-		// Until the first full snapshot is in, programming would cut off every pod the
-		// snapshot has not reached yet; a table left by a previous run stays in force.
-		return nil
-	}
-	err := d.sync()
-	d.stats.Quarantined = len(d.quarantine)
+	err = d.sync()
+	d.stats.Quarantined = len(d.state.Quarantine)
 	return err
-}
-
-func (d *Dataplane) fold(u *dataplane.Update) error {
-	switch {
-	case u.SetUpdate != nil:
-		old, known := d.sets[u.SetUpdate.ID]
-		ms := newMemberSet(u.SetUpdate)
-		d.sets[u.SetUpdate.ID] = ms
-		d.dirty.sets[u.SetUpdate.ID] = true
-		if !known || old.info() != ms.info() {
-			d.markSetUsers(u.SetUpdate.ID)
-		}
-	case u.SetDeltaUpdate != nil:
-		return d.foldDelta(u.SetDeltaUpdate)
-	case u.SetRemove != "":
-		delete(d.sets, u.SetRemove)
-		d.dirty.sets[u.SetRemove] = true
-		d.markSetUsers(u.SetRemove)
-	case u.PolicyUpdate != nil:
-		id := u.PolicyUpdate.ID
-		_, known := d.policies[id]
-		d.forgetPolicySets(id)
-		delete(d.quarantine, policyOwner(id)) // new content: give it another chance
-		d.policies[id] = u.PolicyUpdate
-		d.indexPolicySets(u.PolicyUpdate)
-		d.dirty.policies[id] = true
-		if !known {
-			d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return endpointUsesPolicy(ep, id) })
-		}
-	case u.PolicyRemove != nil:
-		id := *u.PolicyRemove
-		d.forgetPolicySets(id)
-		delete(d.quarantine, policyOwner(id))
-		delete(d.policies, id)
-		d.dirty.policies[id] = true
-		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return endpointUsesPolicy(ep, id) })
-	case u.ProfileUpdate != nil:
-		_, known := d.profiles[u.ProfileUpdate.ID]
-		delete(d.quarantine, profileOwner(u.ProfileUpdate.ID))
-		d.profiles[u.ProfileUpdate.ID] = u.ProfileUpdate
-		d.dirty.profiles[u.ProfileUpdate.ID] = true
-		if !known {
-			d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return slices.Contains(ep.ProfileIDs, u.ProfileUpdate.ID) })
-		}
-	case u.ProfileRemove != "":
-		delete(d.profiles, u.ProfileRemove)
-		delete(d.quarantine, profileOwner(u.ProfileRemove))
-		d.dirty.profiles[u.ProfileRemove] = true
-		d.markEndpointsUsing(func(ep *dataplane.Endpoint) bool { return slices.Contains(ep.ProfileIDs, u.ProfileRemove) })
-	case u.EndpointUpdate != nil:
-		d.endpoints[u.EndpointUpdate.Key] = u.EndpointUpdate
-		d.dirty.endpoints[u.EndpointUpdate.Key] = true
-	case u.EndpointRemove != "":
-		delete(d.endpoints, u.EndpointRemove)
-		d.dirty.endpoints[u.EndpointRemove] = true
-	case u.ConfigUpdate != nil:
-		d.config = *u.ConfigUpdate
-		d.dirty.base = true
-	case u.NATUpdate != nil:
-		d.nat = u.NATUpdate
-		d.dirty.base = true
-	case u.InSync:
-		d.inSync = true
-	}
-	return nil
-}
-
-func (d *Dataplane) foldDelta(delta *dataplane.SetDelta) error {
-	ms, ok := d.sets[delta.ID]
-	if !ok {
-		return fmt.Errorf("delta for unknown IP set %q", delta.ID)
-	}
-	before := ms.info()
-	defer func() {
-		// A family gaining its first or losing its last member changes which rules
-		// exist (see SetInfo), so the policies using the set are re-rendered.
-		if ms.info() != before {
-			d.markSetUsers(delta.ID)
-		}
-	}()
-	var cands []dataplane.SetMember
-	for _, x := range delta.Removed {
-		cands = append(cands, ms.candidates(x)...)
-		ms.remove(x)
-	}
-	for _, x := range delta.Added {
-		ms.add(x)
-		cands = append(cands, ms.candidates(x)...)
-	}
-	d.dirty.deltas[delta.ID] = append(d.dirty.deltas[delta.ID], cands...)
-	return nil
-}
-
-func endpointUsesPolicy(ep *dataplane.Endpoint, id dataplane.PolicyID) bool {
-	for _, t := range ep.Tiers {
-		if slices.Contains(t.IngressPolicies, id) || slices.Contains(t.EgressPolicies, id) {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Dataplane) markEndpointsUsing(uses func(*dataplane.Endpoint) bool) {
-	for key, ep := range d.endpoints {
-		if uses(ep) {
-			d.dirty.endpoints[key] = true
-		}
-	}
-}
-
-func (d *Dataplane) markSetUsers(setID string) {
-	for id := range d.setUsers[setID] {
-		d.dirty.policies[id] = true
-	}
-}
-
-func policySetIDs(p *dataplane.Policy) []string {
-	var ids []string
-	for _, rules := range [][]dataplane.Rule{p.Inbound, p.Outbound} {
-		for _, r := range rules {
-			for _, m := range []dataplane.EndpointMatch{r.Source, r.Destination} {
-				ids = append(ids, m.SetIDs...)
-				ids = append(ids, m.NotSetIDs...)
-				ids = append(ids, m.NamedPortSetIDs...)
-				ids = append(ids, m.NotNamedPortSetIDs...)
-			}
-		}
-	}
-	return ids
-}
-
-func (d *Dataplane) indexPolicySets(p *dataplane.Policy) {
-	for _, sid := range policySetIDs(p) {
-		if d.setUsers[sid] == nil {
-			d.setUsers[sid] = map[dataplane.PolicyID]struct{}{}
-		}
-		d.setUsers[sid][p.ID] = struct{}{}
-	}
-}
-
-func (d *Dataplane) forgetPolicySets(id dataplane.PolicyID) {
-	if p, ok := d.policies[id]; ok {
-		for _, sid := range policySetIDs(p) {
-			delete(d.setUsers[sid], id)
-			if len(d.setUsers[sid]) == 0 {
-				delete(d.setUsers, sid)
-			}
-		}
-	}
-}
-
-func (d *Dataplane) setKind(id string) (SetInfo, bool) {
-	ms, ok := d.sets[id]
-	if !ok {
-		return SetInfo{}, false
-	}
-	return ms.info(), true
 }
 
 // sync renders what is dirty, diffs it against the applied state and sends one batch.
@@ -411,26 +222,13 @@ func (d *Dataplane) trySync() error {
 	d.last = b.counts
 	d.commit(b)
 	d.needFull = false
-	d.resetDirty()
+	d.state.ResetDirty()
 	return nil
 }
 
 func (d *Dataplane) markAllDirty() {
 	d.resetApplied()
-	d.resetDirty()
-	for id := range d.sets {
-		d.dirty.sets[id] = true
-	}
-	for id := range d.policies {
-		d.dirty.policies[id] = true
-	}
-	for id := range d.profiles {
-		d.dirty.profiles[id] = true
-	}
-	for key := range d.endpoints {
-		d.dirty.endpoints[key] = true
-	}
-	d.dirty.base = true
+	d.state.MarkAllDirty()
 }
 
 func (d *Dataplane) tableExists() (bool, error) {

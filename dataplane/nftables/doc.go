@@ -12,9 +12,12 @@
 //   - Render (render.go, rules.go, text.go, ir.go) is pure: from a State or from single
 //     objects it builds a plain-value Table of chains, typed rule matches, sets and
 //     verdict maps, and prints it in nft syntax (the golden files' format). It imports
-//     nothing that touches the kernel.
-//   - Apply (apply.go, plan.go, netlink.go, resync.go) keeps the desired state and what
-//     it last programmed, renders only dirty objects, diffs them and sends the
+//     nothing that touches the kernel. Checking a rule and splitting it per family
+//     come from package dataplane/desired, shared with the iptables backend.
+//   - Apply (apply.go, members.go, plan.go, netlink.go, resync.go) folds Updates into a
+//     desired.State (the desired state, which policies use which set, and what is
+//     dirty; shared with the iptables backend), keeps what it last programmed, renders
+//     only dirty objects, diffs them and sends the
 //     difference: a set-member change is element operations only, a new endpoint adds
 //     its two chains and two map entries, a changed policy flushes and refills its chain.
 //

@@ -6,17 +6,12 @@ import (
 	"testing"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/backendtest"
 	"github.com/palisadenet/palisade/internal/netnstest"
 )
 
 // allowFromSetState: b allows TCP 8080 from the members of set "sel-allowed" (a only).
-func allowFromSetState() []any {
-	p := policyWithRule("allow-from-set", dataplane.Rule{Action: dataplane.ActionAllow, Protocol: u8(6),
-		Source:      dataplane.EndpointMatch{SetIDs: []string{"sel-allowed"}},
-		Destination: dataplane.EndpointMatch{Ports: []dataplane.PortRange{{First: 8080, Last: 8080}}}})
-	return []any{netsSet("sel-allowed", "10.65.0.1/32", "fd00:65::1/128"), p, allowProfile("ns"),
-		wl("ns/a", ifaceA), wl("ns/c", ifaceC), wl("ns/b", ifaceB, ingressTier("default", dataplane.ActionDeny, p.ID))}
-}
+var allowFromSetState = backendtest.AllowFromSetState
 
 func TestSetMemberChangeSendsOnlyElementOps(t *testing.T) {
 	n := newNode(t)
@@ -139,38 +134,6 @@ func TestNestedNetDeltas(t *testing.T) {
 	n.check(t, probe{"c", "tcp", addrB, 8080, true}, probe{"a", "tcp", addrB, 8080, true})
 	n.apply(t, &dataplane.SetDelta{ID: "sel-allowed", Removed: []dataplane.SetMember{wide}})
 	n.check(t, probe{"c", "tcp", addrB, 8080, false}, probe{"a", "tcp", addrB, 8080, true})
-}
-
-// TestEndpointToHost: traffic from a pod to its own node runs the pod's egress policy,
-// then Config.EndpointToHostAction.
-func TestEndpointToHost(t *testing.T) {
-	n := newNode(t)
-	n.ns.MustRun(t, "ip", "addr", "add", "10.64.0.1/32", "dev", "lo")
-	n.ns.Listen(t, 7070)
-	host := netip.MustParseAddr("10.64.0.1")
-	denyEgress7070 := &dataplane.Policy{ID: pid("default", "no-7070"), Outbound: []dataplane.Rule{
-		{ID: "deny", Action: dataplane.ActionDeny, Protocol: u8(6), Destination: dataplane.EndpointMatch{
-			Ports: []dataplane.PortRange{{First: 7070, Last: 7070}}}}}}
-	c := wl("ns/c", ifaceC, dataplane.TierPolicies{Name: "default", EgressPolicies: []dataplane.PolicyID{denyEgress7070.ID},
-		DefaultAction: dataplane.ActionDeny})
-	n.apply(t, denyEgress7070, allowProfile("ns"), wl("ns/a", ifaceA), c,
-		dataplane.Config{EndpointToHostAction: dataplane.ActionAllow})
-	n.check(t, probe{"a", "tcp", host, 7070, true}, probe{"c", "tcp", host, 7070, false})
-	n.apply(t, dataplane.Config{EndpointToHostAction: dataplane.ActionDeny})
-	n.check(t, probe{"a", "tcp", host, 7070, false})
-	n.apply(t, dataplane.Config{EndpointToHostAction: dataplane.ActionPass})
-	n.check(t, probe{"a", "tcp", host, 7070, true})
-}
-
-// TestMissingSetFailsClosedThenRecovers: a policy whose set has not arrived yet drops
-// (only for endpoints using it); when the set arrives the policy is re-rendered.
-func TestMissingSetFailsClosedThenRecovers(t *testing.T) {
-	n := newNode(t)
-	objs := allowFromSetState()
-	n.apply(t, objs[1:]...) // everything but the set
-	n.check(t, probe{"a", "tcp", addrB, 8080, false}, probe{"b", "icmp", addrA, 0, true})
-	n.apply(t, objs[0])
-	n.check(t, probe{"a", "tcp", addrB, 8080, true})
 }
 
 // TestFirstMemberOfAFamilyAddsRules: rules needing a set that is empty in one family

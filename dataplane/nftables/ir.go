@@ -2,6 +2,8 @@ package nftables
 
 import (
 	"net/netip"
+
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // TableName is the one nftables table Palisade owns (family inet: IPv4 and IPv6).
@@ -73,11 +75,12 @@ const (
 )
 
 // Family is an IP family in rules and sets.
-type Family uint8
+type Family = desired.Family
 
+// The IP families.
 const (
-	IPv4 Family = 4
-	IPv6 Family = 6
+	IPv4 = desired.IPv4
+	IPv6 = desired.IPv6
 )
 
 // Dir picks the source or destination side of a packet.

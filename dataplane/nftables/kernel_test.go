@@ -5,131 +5,91 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap/zaptest"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/backendtest"
 	"github.com/palisadenet/palisade/internal/netnstest"
 )
 
-// Pod addresses of the packet tests.
+// The packet tests' topology and probes are backendtest's (shared with the iptables
+// backend); these names keep this package's tests short.
 var (
-	addrA  = netip.MustParseAddr("10.65.0.1")
-	addrB  = netip.MustParseAddr("10.65.0.2")
-	addrC  = netip.MustParseAddr("10.65.0.3")
-	addrA6 = netip.MustParseAddr("fd00:65::1")
-	addrB6 = netip.MustParseAddr("fd00:65::2")
-	addrC6 = netip.MustParseAddr("fd00:65::3")
+	addrA  = backendtest.AddrA
+	addrB  = backendtest.AddrB
+	addrC  = backendtest.AddrC
+	addrA6 = backendtest.AddrA6
+	addrB6 = backendtest.AddrB6
+	addrC6 = backendtest.AddrC6
 )
 
 const (
-	ifaceA = "cali0000000000a"
-	ifaceB = "cali0000000000b"
-	ifaceC = "cali0000000000c"
-	allow  = 2 * time.Second
-	deny   = 700 * time.Millisecond
+	ifaceA = backendtest.IfaceA
+	ifaceB = backendtest.IfaceB
+	ifaceC = backendtest.IfaceC
+	allow  = backendtest.AllowTimeout
+	deny   = backendtest.DenyTimeout
 )
 
-// node is a node namespace with pods a, b and c plumbed in, b listening on TCP/UDP
-// 8080 and 9090, and a Dataplane programming the node's nftables.
-type node struct {
-	ns      *netnstest.NS
-	a, b, c *netnstest.NS
-	dp      *Dataplane
-}
-
-func newNode(t *testing.T) *node {
-	t.Helper()
-	netnstest.Require(t, "nft")
-	n := &node{ns: netnstest.New(t, "node"), a: netnstest.New(t, "a"), b: netnstest.New(t, "b"), c: netnstest.New(t, "c")}
-	netnstest.AttachPod(t, n.ns, n.a, ifaceA, netip.PrefixFrom(addrA, 32), netip.PrefixFrom(addrA6, 128))
-	netnstest.AttachPod(t, n.ns, n.b, ifaceB, netip.PrefixFrom(addrB, 32), netip.PrefixFrom(addrB6, 128))
-	netnstest.AttachPod(t, n.ns, n.c, ifaceC, netip.PrefixFrom(addrC, 32), netip.PrefixFrom(addrC6, 128))
-	n.b.Listen(t, 8080)
-	n.b.Listen(t, 9090)
-	dp, err := New(zaptest.NewLogger(t), WithNetNSFd(n.ns.Open(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dp.Close() })
-	n.dp = dp
-	return n
-}
-
-func (n *node) apply(t *testing.T, objs ...any) {
-	t.Helper()
-	if err := n.dp.Apply(updatesOf(objs...)); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-}
-
-// updatesOf turns desired-state objects into an Update batch (sets first), ending
-// with InSync so the batch is programmed.
-func updatesOf(objs ...any) []dataplane.Update {
-	var sets, rest []dataplane.Update
-	for _, o := range objs {
-		switch o := o.(type) {
-		case *dataplane.IPSet:
-			sets = append(sets, dataplane.Update{SetUpdate: o})
-		case *dataplane.SetDelta:
-			sets = append(sets, dataplane.Update{SetDeltaUpdate: o})
-		case *dataplane.Policy:
-			rest = append(rest, dataplane.Update{PolicyUpdate: o})
-		case *dataplane.Profile:
-			rest = append(rest, dataplane.Update{ProfileUpdate: o})
-		case *dataplane.Endpoint:
-			rest = append(rest, dataplane.Update{EndpointUpdate: o})
-		case dataplane.Config:
-			rest = append(rest, dataplane.Update{ConfigUpdate: &o})
-		case *dataplane.NATOutgoing:
-			rest = append(rest, dataplane.Update{NATUpdate: o})
-		case string:
-			rest = append(rest, dataplane.Update{EndpointRemove: o})
-		}
-	}
-	return append(append(sets, rest...), dataplane.Update{InSync: true})
-}
-
-// probe is one expected verdict: from pod, protocol, destination.
+// probe is one expected verdict (a backendtest.Probe, short to write positionally).
 type probe struct {
-	from    string // "a" or "c"
+	from    string // "a", "b" or "c"
 	proto   string // "tcp", "udp", "icmp"
 	dst     netip.Addr
 	port    uint16
 	allowed bool
 }
 
+var updatesOf = backendtest.UpdatesOf
+
+// node is a backendtest.Node (pods a, b and c, b listening on TCP/UDP 8080 and 9090)
+// whose node namespace a Dataplane programs.
+type node struct {
+	*backendtest.Node
+	ns, a, b, c *netnstest.NS
+	dp          *Dataplane
+}
+
+func newNode(t *testing.T) *node {
+	t.Helper()
+	var dp *Dataplane
+	bn := backendtest.NewNode(t, []string{"nft"}, func(t *testing.T, ns *netnstest.NS) backendtest.Backend {
+		dp = newDataplane(t, ns)
+		return dp
+	})
+	return &node{Node: bn, ns: bn.NS, a: bn.A, b: bn.B, c: bn.C, dp: dp}
+}
+
+// newDataplane programs ns and is closed when the test ends.
+func newDataplane(t *testing.T, ns *netnstest.NS) *Dataplane {
+	t.Helper()
+	dp, err := New(zaptest.NewLogger(t), WithNetNSFd(ns.Open(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dp.Close() })
+	return dp
+}
+
+// apply applies objects through n.dp (which a test may replace) and fails on error.
+func (n *node) apply(t *testing.T, objs ...any) {
+	t.Helper()
+	if err := n.dp.Apply(updatesOf(objs...)); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+}
 func (n *node) check(t *testing.T, probes ...probe) {
 	t.Helper()
 	for _, p := range probes {
-		src := map[string]*netnstest.NS{"a": n.a, "c": n.c, "b": n.b}[p.from]
-		timeout := deny
-		if p.allowed {
-			timeout = allow
-		}
-		var err error
-		switch p.proto {
-		case "tcp":
-			err = src.ProbeTCP(netip.AddrPortFrom(p.dst, p.port), timeout)
-		case "udp":
-			err = src.ProbeUDP(netip.AddrPortFrom(p.dst, p.port), timeout)
-		case "icmp":
-			err = src.Ping(p.dst, timeout)
-		}
-		if got := err == nil; got != p.allowed {
-			t.Errorf("%s -> %s %s:%d: allowed=%v, want %v (%v)", p.from, p.proto, p.dst, p.port, got, p.allowed, err)
-		}
+		n.Check(t, backendtest.Probe{From: p.from, Proto: p.proto, Dst: p.dst, Port: p.port, Allowed: p.allowed})
 	}
 }
 
-func wl(key, iface string, tiers ...dataplane.TierPolicies) *dataplane.Endpoint {
-	return workload(key, iface, tiers)
-}
-
-func ingressTier(name string, def dataplane.Action, ids ...dataplane.PolicyID) dataplane.TierPolicies {
-	return dataplane.TierPolicies{Name: name, IngressPolicies: ids, DefaultAction: def}
-}
+var (
+	wl          = backendtest.WL
+	ingressTier = backendtest.IngressTier
+)
 
 func TestApplyPrintsAndReloads(t *testing.T) {
 	netnstest.Require(t, "nft")

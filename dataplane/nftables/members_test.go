@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // TestMemberSetDeltaMatchesFullRender replays member changes and checks that the
@@ -24,22 +25,22 @@ func TestMemberSetDeltaMatchesFullRender(t *testing.T) {
 		{remove: []string{"10.9.9.9/32"}}, // absent member
 		{remove: []string{"10.1.0.1/32", "fd00::1/128"}},
 	}
-	ms := newMemberSet(&dataplane.IPSet{ID: "x", Kind: dataplane.SetKindNets})
+	ms := desired.NewMemberSet(&dataplane.IPSet{ID: "x", Kind: dataplane.SetKindNets})
 	have := map[Element]bool{}
 	for i, st := range steps {
 		var cands []dataplane.SetMember
 		for _, r := range st.remove {
 			m := dataplane.SetMember{Prefix: pfx(r)}
-			cands = append(cands, ms.candidates(m)...)
-			ms.remove(m)
+			cands = append(cands, ms.Candidates(m)...)
+			ms.Remove(m)
 		}
 		for _, a := range st.add {
 			m := dataplane.SetMember{Prefix: pfx(a)}
-			ms.add(m)
-			cands = append(cands, ms.candidates(m)...)
+			ms.Add(m)
+			cands = append(cands, ms.Candidates(m)...)
 		}
 		for _, c := range cands {
-			el, want := ms.element(c)
+			el, want := element(ms, c)
 			if want {
 				have[el] = true
 			} else {
@@ -47,7 +48,7 @@ func TestMemberSetDeltaMatchesFullRender(t *testing.T) {
 			}
 		}
 		full := map[Element]bool{}
-		for _, el := range setElements(ms.toIPSet("x")) {
+		for _, el := range setElements(ms.ToIPSet("x")) {
 			full[el] = true
 		}
 		if diff := cmp.Diff(full, have, cmp.Comparer(func(a, b Element) bool { return a == b })); diff != "" {

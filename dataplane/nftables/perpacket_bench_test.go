@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/backendtest"
 	"github.com/palisadenet/palisade/internal/netnstest"
 )
 
@@ -130,7 +131,7 @@ const helperEnv = "PALISADE_SHORT_CONN_HELPER"
 // perPacketObjects is the full-scale state where pods a and b (endpoints 10 and 11
 // of the scale, interfaces cali0000000000a/b) also get an allow-all policy last.
 func perPacketObjects() []any {
-	objs := scaleObjects()
+	objs := backendtest.ScaleObjects()
 	allowAll := &dataplane.Policy{ID: pid("default", "zz/allow-all"),
 		Inbound:  []dataplane.Rule{{ID: "in", Action: dataplane.ActionAllow}},
 		Outbound: []dataplane.Rule{{ID: "out", Action: dataplane.ActionAllow}}}

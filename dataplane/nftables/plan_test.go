@@ -33,7 +33,7 @@ func newDryRun(t *testing.T, objs ...any) *dryRun {
 func (r *dryRun) step(updates ...dataplane.Update) *batch {
 	r.t.Helper()
 	for i := range updates {
-		if err := r.d.fold(&updates[i]); err != nil {
+		if err := r.d.state.Fold(&updates[i]); err != nil {
 			r.t.Fatal(err)
 		}
 	}
@@ -47,7 +47,7 @@ func (r *dryRun) step(updates ...dataplane.Update) *batch {
 	}
 	r.d.commit(b)
 	r.d.needFull = false
-	r.d.resetDirty()
+	r.d.state.ResetDirty()
 	return b
 }
 

@@ -57,11 +57,11 @@ func (d *Dataplane) isolate(batchErr error) error {
 		return batchErr
 	}
 	for _, s := range suspects {
-		d.quarantine[s.key] = batchErr
+		d.state.Quarantine[s.key] = batchErr
 	}
 	if err := d.trySync(); err != nil {
 		for _, s := range suspects {
-			delete(d.quarantine, s.key)
+			delete(d.state.Quarantine, s.key)
 		}
 		return errors.Join(batchErr, fmt.Errorf("programming with suspects as drops: %w", err))
 	}
@@ -77,14 +77,14 @@ func (d *Dataplane) isolate(batchErr error) error {
 
 func (d *Dataplane) suspects() []suspect {
 	var out []suspect
-	for id := range d.dirty.policies {
-		if _, ok := d.policies[id]; ok && d.quarantine[policyOwner(id)] == nil {
-			out = append(out, suspect{policyOwner(id), func() { d.dirty.policies[id] = true }})
+	for id := range d.state.Dirty.Policies {
+		if _, ok := d.state.Policies[id]; ok && d.state.Quarantine[policyOwner(id)] == nil {
+			out = append(out, suspect{policyOwner(id), func() { d.state.Dirty.Policies[id] = true }})
 		}
 	}
-	for id := range d.dirty.profiles {
-		if _, ok := d.profiles[id]; ok && d.quarantine[profileOwner(id)] == nil {
-			out = append(out, suspect{profileOwner(id), func() { d.dirty.profiles[id] = true }})
+	for id := range d.state.Dirty.Profiles {
+		if _, ok := d.state.Profiles[id]; ok && d.state.Quarantine[profileOwner(id)] == nil {
+			out = append(out, suspect{profileOwner(id), func() { d.state.Dirty.Profiles[id] = true }})
 		}
 	}
 	slices.SortFunc(out, func(a, b suspect) int { return cmpString(a.key, b.key) })
@@ -105,8 +105,8 @@ func cmpString(a, b string) int {
 func (d *Dataplane) release(group []suspect, rejected map[string]error) error {
 	prev := make([]error, len(group))
 	for i, s := range group {
-		prev[i] = d.quarantine[s.key]
-		delete(d.quarantine, s.key)
+		prev[i] = d.state.Quarantine[s.key]
+		delete(d.state.Quarantine, s.key)
 		s.markDirty()
 	}
 	err := d.trySync()
@@ -114,11 +114,11 @@ func (d *Dataplane) release(group []suspect, rejected map[string]error) error {
 		return nil
 	}
 	for i, s := range group {
-		d.quarantine[s.key] = prev[i]
+		d.state.Quarantine[s.key] = prev[i]
 		s.markDirty()
 	}
 	if len(group) == 1 {
-		d.quarantine[group[0].key] = err
+		d.state.Quarantine[group[0].key] = err
 		rejected[group[0].key] = err
 		d.log.Error("kernel rejects rules; endpoints using them fail closed", zap.String("object", group[0].key), zap.Error(err))
 	}

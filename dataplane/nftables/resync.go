@@ -29,7 +29,7 @@ const DefaultResyncInterval = 10 * time.Second
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.inSync {
+	if !d.state.InSync {
 		return nil
 	}
 	if !d.needFull {

@@ -86,7 +86,7 @@ func TestResyncSeesNoDriftInAFullTable(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = dp.Close() })
 	s := fullState(dataplane.Config{EndpointToHostAction: dataplane.ActionAllow})
-	s.add(netsSet("wide", "0.0.0.0/0", "::/0", "10.0.0.0/8"), netsSet("top", "255.255.255.255/32", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "0.0.0.0/32"))
+	s.Add(netsSet("wide", "0.0.0.0/0", "::/0", "10.0.0.0/8"), netsSet("top", "255.255.255.255/32", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "0.0.0.0/32"))
 	var objs []any
 	for _, o := range s.Sets {
 		objs = append(objs, o)

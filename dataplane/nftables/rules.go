@@ -1,20 +1,20 @@
 package nftables
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // IANA protocol numbers used by the renderer.
 const (
-	protoICMP   uint8 = 1
-	protoTCP    uint8 = 6
-	protoUDP    uint8 = 17
-	protoICMPv6 uint8 = 58
-	protoSCTP   uint8 = 132
+	protoICMP   = desired.ProtoICMP
+	protoTCP    = desired.ProtoTCP
+	protoUDP    = desired.ProtoUDP
+	protoICMPv6 = desired.ProtoICMPv6
+	protoSCTP   = desired.ProtoSCTP
 )
 
 // portProtos are the protocols whose header has ports; a port match without a
@@ -26,12 +26,12 @@ var portProtos = []uint8{protoTCP, protoUDP, protoSCTP}
 // the NotICMP halves are ORed); every expansion carries the same action, so the first
 // matching one decides. Log rules may therefore log a packet more than once.
 func renderRule(r *dataplane.Rule, sets SetKindLookup, opt Options) ([]Rule, error) {
-	if err := checkRule(r, sets); err != nil {
+	if err := desired.CheckRule(r, sets); err != nil {
 		return nil, err
 	}
 	var out []Rule
 	neutral := familyNeutral(r)
-	for _, fam := range ruleFamilies(r) {
+	for _, fam := range desired.RuleFamilies(r) {
 		common, ok := familyMatches(r, fam, sets)
 		if !ok {
 			continue // e.g. only IPv4 nets: never matches IPv6
@@ -62,64 +62,6 @@ func familyNeutral(r *dataplane.Rule) bool {
 		}
 	}
 	return true
-}
-
-func checkRule(r *dataplane.Rule, sets SetKindLookup) error {
-	switch r.Action {
-	case dataplane.ActionAllow, dataplane.ActionDeny, dataplane.ActionPass, dataplane.ActionLog:
-	default:
-		return fmt.Errorf("unknown action %d", r.Action)
-	}
-	if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
-		return fmt.Errorf("ipVersion %d is not 4 or 6", r.IPVersion)
-	}
-	for _, m := range []*dataplane.EndpointMatch{&r.Source, &r.Destination} {
-		for _, ids := range [][]string{m.SetIDs, m.NotSetIDs} {
-			if err := checkSets(ids, dataplane.SetKindNets, sets); err != nil {
-				return err
-			}
-		}
-		for _, ids := range [][]string{m.NamedPortSetIDs, m.NotNamedPortSetIDs} {
-			if err := checkSets(ids, dataplane.SetKindNamedPort, sets); err != nil {
-				return err
-			}
-		}
-		for _, pr := range append(slices.Clone(m.Ports), m.NotPorts...) {
-			if pr.First > pr.Last {
-				return fmt.Errorf("port range %d:%d is reversed", pr.First, pr.Last)
-			}
-		}
-	}
-	return nil
-}
-
-func checkSets(ids []string, want dataplane.SetKind, sets SetKindLookup) error {
-	for _, id := range ids {
-		info, ok := sets(id)
-		if !ok {
-			return fmt.Errorf("unknown IP set %q", id)
-		}
-		if info.Kind != want {
-			return fmt.Errorf("IP set %q has kind %d, rule needs kind %d", id, info.Kind, want)
-		}
-	}
-	return nil
-}
-
-// ruleFamilies is where the rule can match: its ipVersion, narrowed by an ICMP match
-// on protocol icmp (IPv4 only) or icmpv6 (IPv6 only).
-func ruleFamilies(r *dataplane.Rule) []Family {
-	switch {
-	case r.IPVersion == 4:
-		return []Family{IPv4}
-	case r.IPVersion == 6:
-		return []Family{IPv6}
-	case r.Protocol != nil && *r.Protocol == protoICMP:
-		return []Family{IPv4}
-	case r.Protocol != nil && *r.Protocol == protoICMPv6:
-		return []Family{IPv6}
-	}
-	return []Family{IPv4, IPv6}
 }
 
 // familyMatches is every AND-ed condition of the rule in one family, except the port
@@ -163,29 +105,18 @@ func familyMatches(r *dataplane.Rule, fam Family, sets SetKindLookup) ([]Match, 
 			ms = append(ms, NamedPortMatch{Family: fam, Dir: side.dir, Set: SetName(id, dataplane.SetKindNamedPort, fam), Negate: true})
 		}
 	}
-	if r.Protocol == nil && usesPorts(r) {
+	if r.Protocol == nil && desired.UsesPorts(r) {
 		ms = append(ms, L4ProtoMatch{Protos: portProtos})
 	}
 	if r.ICMP != nil || r.NotICMP != nil {
 		if r.Protocol == nil {
-			ms = append(ms, L4ProtoMatch{Protos: []uint8{icmpProto(fam)}})
+			ms = append(ms, L4ProtoMatch{Protos: []uint8{desired.ICMPProto(fam)}})
 		}
 	}
 	if r.ICMP != nil {
 		ms = append(ms, ICMPMatch{Family: fam, Type: r.ICMP.Type, Code: r.ICMP.Code})
 	}
 	return ms, true
-}
-
-func icmpProto(fam Family) uint8 {
-	if fam == IPv6 {
-		return protoICMPv6
-	}
-	return protoICMP
-}
-
-func usesPorts(r *dataplane.Rule) bool {
-	return len(r.Source.Ports)+len(r.Source.NotPorts)+len(r.Destination.Ports)+len(r.Destination.NotPorts) > 0
 }
 
 // crossAlternatives ORs the port alternatives of source, destination and NotICMP:
@@ -196,17 +127,7 @@ func crossAlternatives(r *dataplane.Rule, fam Family, sets SetKindLookup) [][]Ma
 		portAlternatives(&r.Destination, Dst, fam, sets),
 		notICMPAlternatives(r.NotICMP, fam),
 	}
-	out := [][]Match{nil}
-	for _, g := range groups {
-		var next [][]Match
-		for _, prefix := range out {
-			for _, alt := range g {
-				next = append(next, append(slices.Clone(prefix), alt...))
-			}
-		}
-		out = next
-	}
-	return out
+	return desired.Cross(groups, nil, func(prefix, alt []Match) []Match { return append(slices.Clone(prefix), alt...) })
 }
 
 // portAlternatives ORs port ranges and named-port sets; a named-port set empty in
@@ -269,44 +190,15 @@ func netsOfFamily(nets []netip.Prefix, fam Family) []netip.Prefix {
 			out = append(out, p.Masked())
 		}
 	}
-	return maximalPrefixes(out)
+	return desired.MaximalPrefixes(out)
 }
 
 func portRanges(in []dataplane.PortRange) []PortRange {
-	out := make([]PortRange, 0, len(in))
-	for _, p := range in {
+	// Merged: the kernel rejects overlapping interval elements.
+	merged := desired.MergePortRanges(in)
+	out := make([]PortRange, 0, len(merged))
+	for _, p := range merged {
 		out = append(out, PortRange{First: p.First, Last: p.Last})
-	}
-	slices.SortFunc(out, func(a, b PortRange) int { return int(a.First) - int(b.First) })
-	// Merge overlaps: the kernel rejects overlapping interval elements.
-	merged := out[:0]
-	for _, p := range out {
-		if n := len(merged); n > 0 && int(p.First) <= int(merged[n-1].Last)+1 {
-			if p.Last > merged[n-1].Last {
-				merged[n-1].Last = p.Last
-			}
-			continue
-		}
-		merged = append(merged, p)
-	}
-	return merged
-}
-
-// maximalPrefixes sorts prefixes and drops those inside another one (CIDRs either nest
-// or are disjoint), so interval sets never get overlapping elements.
-func maximalPrefixes(ps []netip.Prefix) []netip.Prefix {
-	slices.SortFunc(ps, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	out := ps[:0]
-	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].Contains(p.Addr()) {
-			continue
-		}
-		out = append(out, p)
 	}
 	return out
 }
@@ -347,7 +239,7 @@ func setElements(s *dataplane.IPSet) []Element {
 	for _, m := range s.Members {
 		prefixes = append(prefixes, m.Prefix.Masked())
 	}
-	prefixes = maximalPrefixes(prefixes)
+	prefixes = desired.MaximalPrefixes(prefixes)
 	out := make([]Element, len(prefixes))
 	for i, p := range prefixes {
 		out[i] = PrefixElement(p)
@@ -367,14 +259,7 @@ func PrefixElement(p netip.Prefix) Element {
 	return Element{Start: p.Addr(), End: lastAddr(p)}
 }
 
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
+func lastAddr(p netip.Prefix) netip.Addr { return desired.LastAddr(p) }
 
 func compareElements(a, b Element) int {
 	if c := a.Start.Compare(b.Start); c != 0 {
