@@ -61,61 +61,61 @@ func newBatch(full bool) *batch {
 // plan renders the dirty objects and diffs them against the applied state.
 func (d *Dataplane) plan(full bool) (*batch, error) {
 	b := newBatch(full)
-	for id := range d.dirty.sets {
+	for id := range d.state.Dirty.Sets {
 		d.planSet(b, id)
 	}
-	for id, cands := range d.dirty.deltas {
-		if !d.dirty.sets[id] {
+	for id, cands := range d.state.Dirty.Deltas {
+		if !d.state.Dirty.Sets[id] {
 			d.planDelta(b, id, cands)
 		}
 	}
-	for id := range d.dirty.policies {
+	for id := range d.state.Dirty.Policies {
 		var chains []*Chain
-		if qerr, ok := d.quarantine[policyOwner(id)]; ok && d.policies[id] != nil {
+		if qerr, ok := d.state.Quarantine[policyOwner(id)]; ok && d.state.Policies[id] != nil {
 			chains = failClosedChains(PolicyChainName(id, true), PolicyChainName(id, false), "policy "+id.String(), qerr)
-		} else if p, ok := d.policies[id]; ok {
+		} else if p, ok := d.state.Policies[id]; ok {
 			var err error
-			if chains, err = RenderPolicy(p, d.setKind, d.opt); err != nil {
+			if chains, err = RenderPolicy(p, d.state.SetInfo, d.opt); err != nil {
 				d.log.Error("policy fails closed", zap.String("policy", id.String()), zap.Error(err))
 			}
 		}
-		if testBreakPolicy != nil && testBreakPolicy(id) && chains != nil && d.quarantine[policyOwner(id)] == nil {
+		if testBreakPolicy != nil && testBreakPolicy(id) && chains != nil && d.state.Quarantine[policyOwner(id)] == nil {
 			chains[0].Rules = append(chains[0].Rules, Rule{Verdict: Verdict{Kind: VerdictJump, Chain: "no-such-chain"}})
 		}
 		d.planChains(b, policyOwner(id), chains)
 	}
-	for id := range d.dirty.profiles {
+	for id := range d.state.Dirty.Profiles {
 		var chains []*Chain
-		if qerr, ok := d.quarantine[profileOwner(id)]; ok && d.profiles[id] != nil {
+		if qerr, ok := d.state.Quarantine[profileOwner(id)]; ok && d.state.Profiles[id] != nil {
 			chains = failClosedChains(ProfileChainName(id, true), ProfileChainName(id, false), "profile "+id, qerr)
-		} else if p, ok := d.profiles[id]; ok {
+		} else if p, ok := d.state.Profiles[id]; ok {
 			var err error
-			if chains, err = RenderProfile(p, d.setKind, d.opt); err != nil {
+			if chains, err = RenderProfile(p, d.state.SetInfo, d.opt); err != nil {
 				d.log.Error("profile fails closed", zap.String("profile", id), zap.Error(err))
 			}
 		}
 		d.planChains(b, profileOwner(id), chains)
 	}
-	for key := range d.dirty.endpoints {
+	for key := range d.state.Dirty.Endpoints {
 		d.planEndpoint(b, key)
 	}
-	if d.dirty.base {
+	if d.state.Dirty.Base || d.state.Dirty.NAT {
 		for _, m := range AllMaps() {
 			if _, ok := d.applied.sets[m.Name]; !ok {
 				b.newSets = append(b.newSets, m)
 				b.setDefs[m.Name] = m
 			}
 		}
-		d.planChains(b, "base", append(hostChains(d.opt.withConfig(d.config)), BaseChains(d.config)...))
-		d.planChains(b, "nat", NATChains(d.nat))
+		d.planChains(b, "base", append(hostChains(d.opt.withConfig(d.state.Config)), BaseChains(d.state.Config)...))
+		d.planChains(b, "nat", NATChains(d.state.NAT))
 	}
 	return b, nil
 }
 
 func (d *Dataplane) planSet(b *batch, id string) {
 	var rendered []*Set
-	if ms, ok := d.sets[id]; ok {
-		rendered = RenderSet(ms.toIPSet(id))
+	if ms, ok := d.state.Sets[id]; ok {
+		rendered = RenderSet(ms.ToIPSet(id))
 	}
 	keep := map[string]bool{}
 	for _, s := range rendered {
@@ -158,13 +158,13 @@ func (d *Dataplane) planSet(b *batch, id string) {
 
 // planDelta turns member changes into element operations only.
 func (d *Dataplane) planDelta(b *batch, id string, cands []dataplane.SetMember) {
-	ms, ok := d.sets[id]
+	ms, ok := d.state.Sets[id]
 	if !ok {
 		return
 	}
 	seen := map[Element]bool{}
 	for _, c := range cands {
-		el, want := ms.element(c)
+		el, want := element(ms, c)
 		if seen[el] {
 			continue
 		}
@@ -173,7 +173,7 @@ func (d *Dataplane) planDelta(b *batch, id string, cands []dataplane.SetMember) 
 		if el.Start.Is6() {
 			fam = IPv6
 		}
-		name := SetName(id, ms.kind, fam)
+		name := SetName(id, ms.Kind(), fam)
 		applied, ok := d.applied.sets[name]
 		if !ok {
 			continue // the set itself is new: planSet covers it
@@ -216,7 +216,7 @@ func (d *Dataplane) planChains(b *batch, owner string, chains []*Chain) {
 
 func (d *Dataplane) planEndpoint(b *batch, key string) {
 	var r *EndpointRender
-	if ep, ok := d.endpoints[key]; ok {
+	if ep, ok := d.state.Endpoints[key]; ok {
 		var err error
 		other := d.ifaceTakenBy(ep.Iface, key)
 		if b.ifaces[ep.Iface] != "" && b.ifaces[ep.Iface] != key {
@@ -228,7 +228,7 @@ func (d *Dataplane) planEndpoint(b *batch, key string) {
 		if other != "" {
 			d.log.Error("endpoint not programmed: interface already used by another endpoint",
 				zap.String("endpoint", key), zap.String("iface", ep.Iface), zap.String("other", other))
-		} else if r, err = RenderEndpoint(ep, d.policyKnown, d.profileKnown, d.opt); err != nil {
+		} else if r, err = RenderEndpoint(ep, d.state.PolicyKnown, d.state.ProfileKnown, d.opt); err != nil {
 			d.log.Error("endpoint not programmed; its interface is dropped", zap.String("endpoint", key), zap.Error(err))
 		}
 	}
@@ -269,16 +269,13 @@ func mapEntries(r *EndpointRender) []mapEntry {
 func (d *Dataplane) ifaceTakenBy(iface, key string) string {
 	for other, r := range d.applied.eps {
 		if other != key && r.FromElement.Iface == iface {
-			if _, still := d.endpoints[other]; still && d.endpoints[other].Iface == iface {
+			if _, still := d.state.Endpoints[other]; still && d.state.Endpoints[other].Iface == iface {
 				return other
 			}
 		}
 	}
 	return ""
 }
-
-func (d *Dataplane) policyKnown(id dataplane.PolicyID) bool { _, ok := d.policies[id]; return ok }
-func (d *Dataplane) profileKnown(id string) bool            { _, ok := d.profiles[id]; return ok }
 
 // commit records a successfully sent batch as the applied state.
 func (d *Dataplane) commit(b *batch) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/palisadenet/palisade/dataplane"
+	"github.com/palisadenet/palisade/dataplane/desired"
 )
 
 // Base chain priorities, relative to the standard filter priority (0). They run after
@@ -57,14 +58,7 @@ func (o Options) passMark() uint32 {
 }
 
 // State is the full desired state, keyed as the Update stream keys it.
-type State struct {
-	Sets      map[string]*dataplane.IPSet
-	Policies  map[dataplane.PolicyID]*dataplane.Policy
-	Profiles  map[string]*dataplane.Profile
-	Endpoints map[string]*dataplane.Endpoint
-	Config    dataplane.Config
-	NAT       *dataplane.NATOutgoing // nil: no outgoing NAT
-}
+type State = desired.Objects
 
 // Render renders the whole desired state. Problems that fail objects closed (a
 // policy referring to an unknown set, an unsupported endpoint) do not stop rendering;
@@ -75,7 +69,7 @@ func Render(s *State, opt Options) (*Table, error) {
 	for _, id := range sortedKeys(s.Sets) {
 		t.Sets = append(t.Sets, RenderSet(s.Sets[id])...)
 	}
-	lookup := s.setKind
+	lookup := s.SetInfo
 	for _, id := range sortedPolicyIDs(s.Policies) {
 		chains, err := RenderPolicy(s.Policies[id], lookup, opt)
 		t.Chains = append(t.Chains, chains...)
@@ -92,7 +86,7 @@ func Render(s *State, opt Options) (*Table, error) {
 		byName[m.Name] = m
 	}
 	for _, key := range sortedKeys(s.Endpoints) {
-		r, err := RenderEndpoint(s.Endpoints[key], s.policyKnown, s.profileKnown, opt)
+		r, err := RenderEndpoint(s.Endpoints[key], s.PolicyKnown, s.ProfileKnown, opt)
 		errs = append(errs, err)
 		if r == nil {
 			continue
@@ -107,25 +101,6 @@ func Render(s *State, opt Options) (*Table, error) {
 	t.Chains = append(t.Chains, NATChains(s.NAT)...)
 	return t, errors.Join(errs...)
 }
-
-func (s *State) setKind(id string) (SetInfo, bool) {
-	set, ok := s.Sets[id]
-	if !ok {
-		return SetInfo{}, false
-	}
-	info := SetInfo{Kind: set.Kind}
-	for _, m := range set.Members {
-		if m.Prefix.Addr().Unmap().Is4() {
-			info.HasV4 = true
-		} else {
-			info.HasV6 = true
-		}
-	}
-	return info, true
-}
-
-func (s *State) policyKnown(id dataplane.PolicyID) bool { _, ok := s.Policies[id]; return ok }
-func (s *State) profileKnown(id string) bool            { _, ok := s.Profiles[id]; return ok }
 
 // shortHash is a stable 16-hex-digit name component; names stay far below nft's limits
 // (and the 31 characters older kernels allowed for sets) whatever the ID's length.
@@ -241,25 +216,11 @@ func BaseChains(cfg dataplane.Config) []*Chain {
 	return []*Chain{fwdOut, fwdIn, in, out}
 }
 
-// SetInfo is what rendering needs to know about a referenced set.
-type SetInfo struct {
-	Kind dataplane.SetKind
-	// HasV4 and HasV6 say whether the set has members of that family. A rule that
-	// needs membership of a set that is empty in a family is left out for that family
-	// (it could never match), which halves the rules of single-stack clusters.
-	HasV4, HasV6 bool
-}
-
-// Has reports whether the set has members of family f.
-func (i SetInfo) Has(f Family) bool {
-	if f == IPv6 {
-		return i.HasV6
-	}
-	return i.HasV4
-}
+// SetInfo is what rendering needs to know about a referenced set (see desired.SetInfo).
+type SetInfo = desired.SetInfo
 
 // SetKindLookup describes a known set.
-type SetKindLookup func(id string) (SetInfo, bool)
+type SetKindLookup = desired.SetKindLookup
 
 // RenderPolicy renders a policy's inbound and outbound chains. A rule that cannot be
 // rendered (unknown set) makes that direction's chain a single drop: the endpoints
