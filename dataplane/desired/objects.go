@@ -1,6 +1,10 @@
 package desired
 
-import "github.com/palisadenet/palisade/dataplane"
+import (
+	"sort"
+
+	"github.com/palisadenet/palisade/dataplane"
+)
 
 // Objects is the full desired state as plain objects, keyed as the Update stream
 // keys it: the input of a backend's whole-state Render.
@@ -67,4 +71,25 @@ func (o *Objects) Add(objs ...any) *Objects {
 		}
 	}
 	return o
+}
+
+// SortedKeys are the keys of m in order: renderers emit objects sorted so that the
+// same state always renders the same text.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// SortedPolicyIDs are the keys of m ordered by their String form.
+func SortedPolicyIDs(m map[dataplane.PolicyID]*dataplane.Policy) []dataplane.PolicyID {
+	ids := make([]dataplane.PolicyID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	return ids
 }

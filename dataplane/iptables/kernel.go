@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/palisadenet/palisade/dataplane/desired"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -219,7 +220,7 @@ func removeRules(r Runner, b binaries) (int, error) {
 		}
 		k := parseSave(out)
 		fb := familyBatch{jumps: k.jumpFixes(nil)} // nil: none of our jumps wanted
-		fb.deletes = sortedKeys(k.chains)
+		fb.deletes = desired.SortedKeys(k.chains)
 		if fb.empty() {
 			continue
 		}
@@ -263,7 +264,7 @@ func Uninstall(log *zap.Logger, opts ...Option) error {
 		return fmt.Errorf("listing ipsets: %w", err)
 	}
 	var destroy strings.Builder
-	for _, name := range sortedKeys(parseSetNames(out)) {
+	for _, name := range desired.SortedKeys(parseSetNames(out)) {
 		destroy.WriteString("destroy " + name + "\n")
 	}
 	if destroy.Len() > 0 {

@@ -271,7 +271,7 @@ func (d *Dataplane) renderProfile(p *dataplane.Profile, fam Family) []*Chain {
 // programmableEndpoints are the endpoints with chains, sorted by key (stable dispatch).
 func (d *Dataplane) programmableEndpoints() []*dataplane.Endpoint {
 	var eps []*dataplane.Endpoint
-	for _, key := range sortedKeys(d.state.Endpoints) {
+	for _, key := range desired.SortedKeys(d.state.Endpoints) {
 		ep := d.state.Endpoints[key]
 		if ep.Kind == dataplane.EndpointWorkload && validIface(ep.Iface) == nil {
 			eps = append(eps, ep)
@@ -315,19 +315,19 @@ func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
 		fb := &b.family[i]
 		if kv != nil {
 			have := kv.tables[i].chains
-			for _, name := range sortedKeys(d.want[i]) {
+			for _, name := range desired.SortedKeys(d.want[i]) {
 				if c := d.want[i][name]; !c.sameHashes(have[name]) || have[name] == nil {
 					fb.writes = append(fb.writes, c)
 				}
 			}
-			for _, name := range sortedKeys(have) {
+			for _, name := range desired.SortedKeys(have) {
 				if d.want[i][name] == nil {
 					fb.deletes = append(fb.deletes, name)
 				}
 			}
 			fb.jumps = kv.tables[i].jumpFixes(d.wantJumps(i))
 		} else {
-			for _, name := range sortedKeys(t[i]) {
+			for _, name := range desired.SortedKeys(t[i]) {
 				c, have := d.want[i][name], d.have[i][name]
 				switch {
 				case c != nil && (have == nil || !c.sameHashes(have)):
@@ -353,13 +353,13 @@ func (d *Dataplane) plan(kv *kernelView, t touched) *batch {
 // planSets fills the ipset parts of the batch.
 func (d *Dataplane) planSets(b *batch, kv *kernelView) {
 	if kv != nil {
-		for _, name := range sortedKeys(kv.sets) {
+		for _, name := range desired.SortedKeys(kv.sets) {
 			if name[5] == 't' { // a temporary set left by an interrupted update
 				b.setsPre.WriteString("destroy " + name + "\n")
 			}
 		}
 	}
-	ids := sortedKeys(d.state.Dirty.Sets)
+	ids := desired.SortedKeys(d.state.Dirty.Sets)
 	for _, id := range ids {
 		ms, ok := d.state.Sets[id]
 		if !ok {
@@ -371,7 +371,7 @@ func (d *Dataplane) planSets(b *batch, kv *kernelView) {
 			b.stats.SetsReplaced++
 		}
 	}
-	for _, id := range sortedKeys(d.state.Dirty.Deltas) {
+	for _, id := range desired.SortedKeys(d.state.Dirty.Deltas) {
 		ms, ok := d.state.Sets[id]
 		if !ok || d.state.Dirty.Sets[id] {
 			continue
@@ -410,7 +410,7 @@ func (d *Dataplane) setsToDestroy(dirtyIDs []string, kv *kernelView) []string {
 			wanted[SetName(id, ms.Kind(), fam)] = true
 		}
 	}
-	for _, name := range sortedKeys(d.haveSets) {
+	for _, name := range desired.SortedKeys(d.haveSets) {
 		if !wanted[name] && name[5] == '0' {
 			out = append(out, name)
 		}

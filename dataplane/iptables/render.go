@@ -3,7 +3,6 @@ package iptables
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/dataplane/desired"
@@ -74,25 +73,25 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 	rs := &Ruleset{}
 	var errs []error
 	infos := make(map[string]SetInfo, len(s.Sets))
-	for _, id := range sortedKeys(s.Sets) {
+	for _, id := range desired.SortedKeys(s.Sets) {
 		rs.Sets = append(rs.Sets, RenderSet(s.Sets[id])...)
 		infos[id], _ = s.SetInfo(id)
 	}
 	setInfo := func(id string) (SetInfo, bool) { i, ok := infos[id]; return i, ok }
 	for _, fam := range Families {
 		var chains []*Chain
-		for _, id := range sortedPolicyIDs(s.Policies) {
+		for _, id := range desired.SortedPolicyIDs(s.Policies) {
 			cs, err := RenderPolicy(s.Policies[id], fam, setInfo, opt)
 			chains = append(chains, cs...)
 			errs = append(errs, err)
 		}
-		for _, id := range sortedKeys(s.Profiles) {
+		for _, id := range desired.SortedKeys(s.Profiles) {
 			cs, err := RenderProfile(s.Profiles[id], fam, setInfo, opt)
 			chains = append(chains, cs...)
 			errs = append(errs, err)
 		}
 		var eps []*dataplane.Endpoint
-		for _, key := range sortedKeys(s.Endpoints) {
+		for _, key := range desired.SortedKeys(s.Endpoints) {
 			ep := s.Endpoints[key]
 			cs, err := RenderEndpoint(ep, s.PolicyKnown, s.ProfileKnown, opt)
 			if fam == IPv4 {
@@ -278,22 +277,4 @@ func endpointChain(ep *dataplane.Endpoint, ingress bool, policyKnown func(datapl
 	}
 	c.Rules = append(c.Rules, Rule{Target: "-j DROP", Comment: "no policy or profile allowed"})
 	return c
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedPolicyIDs(m map[dataplane.PolicyID]*dataplane.Policy) []dataplane.PolicyID {
-	ids := make([]dataplane.PolicyID, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	return ids
 }

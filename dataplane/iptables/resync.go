@@ -3,6 +3,7 @@ package iptables
 import (
 	"context"
 	"fmt"
+	"github.com/palisadenet/palisade/dataplane/desired"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,7 +55,7 @@ func (d *Dataplane) drift(kv *kernelView) string {
 	for _, fam := range Families {
 		i := famIndex(fam)
 		k := kv.tables[i]
-		for _, name := range sortedKeys(d.want[i]) {
+		for _, name := range desired.SortedKeys(d.want[i]) {
 			h, ok := k.chains[name]
 			switch {
 			case !ok:

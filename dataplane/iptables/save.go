@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"github.com/palisadenet/palisade/dataplane/desired"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func (k *kernelTables) jumpFixes(want []jumpSpec) map[string][]string {
 		fixes[j.Table] = append(fixes[j.Table], deleteLines(j.Builtin, at)...)
 		fixes[j.Table] = append(fixes[j.Table], jumpRule(j))
 	}
-	for _, key := range sortedKeys(k.jumps) {
+	for _, key := range desired.SortedKeys(k.jumps) {
 		if !wanted[key] {
 			table, builtin, _ := strings.Cut(key, " ")
 			fixes[table] = append(fixes[table], deleteLines(builtin, k.jumps[key])...)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/palisadenet/palisade/dataplane"
 	"github.com/palisadenet/palisade/dataplane/desired"
@@ -66,16 +65,16 @@ type State = desired.Objects
 func Render(s *State, opt Options) (*Table, error) {
 	t := &Table{}
 	var errs []error
-	for _, id := range sortedKeys(s.Sets) {
+	for _, id := range desired.SortedKeys(s.Sets) {
 		t.Sets = append(t.Sets, RenderSet(s.Sets[id])...)
 	}
 	lookup := s.SetInfo
-	for _, id := range sortedPolicyIDs(s.Policies) {
+	for _, id := range desired.SortedPolicyIDs(s.Policies) {
 		chains, err := RenderPolicy(s.Policies[id], lookup, opt)
 		t.Chains = append(t.Chains, chains...)
 		errs = append(errs, err)
 	}
-	for _, id := range sortedKeys(s.Profiles) {
+	for _, id := range desired.SortedKeys(s.Profiles) {
 		chains, err := RenderProfile(s.Profiles[id], lookup, opt)
 		t.Chains = append(t.Chains, chains...)
 		errs = append(errs, err)
@@ -85,7 +84,7 @@ func Render(s *State, opt Options) (*Table, error) {
 	for _, m := range maps {
 		byName[m.Name] = m
 	}
-	for _, key := range sortedKeys(s.Endpoints) {
+	for _, key := range desired.SortedKeys(s.Endpoints) {
 		r, err := RenderEndpoint(s.Endpoints[key], s.PolicyKnown, s.ProfileKnown, opt)
 		errs = append(errs, err)
 		if r == nil {
@@ -342,22 +341,4 @@ func truncate(s string) string {
 		return s[:124] + "..."
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedPolicyIDs(m map[dataplane.PolicyID]*dataplane.Policy) []dataplane.PolicyID {
-	ids := make([]dataplane.PolicyID, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	return ids
 }
