@@ -3,21 +3,27 @@
 //
 // In: batches of datastore.Updates (typed objects keyed by kind, namespace and name:
 // Pods, Namespaces, ServiceAccounts, Kubernetes and Calico NetworkPolicies,
-// GlobalNetworkPolicies, Tiers, NetworkSets, GlobalNetworkSets, FelixConfiguration)
+// GlobalNetworkPolicies, Tiers, NetworkSets, GlobalNetworkSets, HostEndpoints,
+// FelixConfiguration)
 // and the in-sync mark, through Graph.Apply and Graph.InSync.
 //
 // Out: dataplane.Updates (package dataplane) describing, for the node named in New:
 //
 //   - local endpoints: pods on the node that have IPs, with their interface name
 //     (package ifacename), addresses, and per direction the ordered tiers and
-//     policies that select them, plus the namespace profile as fallback;
+//     policies that select them, plus the namespace profile as fallback; and the
+//     node's HostEndpoints the same way, with their spec.profiles as fallback;
 //   - every policy that selects at least one local endpoint ("active"), with rules
 //     translated to dataplane.Rules whose selectors and named ports are set IDs;
 //   - every IP set those rules use, with exact members cluster-wide: endpoint
 //     addresses and NetworkSet / GlobalNetworkSet CIDRs for selectors, and
 //     (address, protocol, port) triples for named ports; members and sets are
 //     reference-counted, so shared members and shared selectors stay exact;
-//   - namespace profiles (allow all) for namespaces with local endpoints.
+//   - the profiles local endpoints name: namespace profiles (allow all) and the
+//     built-in profiles host endpoints may name (profiles.go: default-allow, kns.*,
+//     ksa.*; any other name is a missing profile and denies, as in Calico);
+//   - the node's Config: endpoint-to-host action and failsafe ports, each setting
+//     from FelixConfiguration node.<name>, else default, else the defaults.
 //
 // The Updates of one Apply are coalesced (what appeared and vanished within the
 // batch emits nothing; a set's changes become one delta) and ordered so that applying
