@@ -24,13 +24,18 @@
 //
 // Chains (filter table, both families):
 //
-//	INPUT   → cali-INPUT     from cali*: ND/MLD (v6); ct est/rel accept, invalid drop; egress policy, then EndpointToHostAction
+//	INPUT   → cali-INPUT     not from cali*: -g cali-from-host-endpoint;
+//	                         from cali*: ND/MLD (v6); ct est/rel accept, invalid drop; egress policy, then EndpointToHostAction
 //	FORWARD → cali-FORWARD   non-workload traffic returns untouched; ct est/rel accept, invalid drop;
 //	                         -i cali+ → cali-from-wl-dispatch; -o cali+ → cali-to-wl-dispatch; accept if allowed
-//	OUTPUT  → cali-OUTPUT    host to its workloads: returns (allowed)
+//	OUTPUT  → cali-OUTPUT    host to its workloads: returns (allowed); else -g cali-to-host-endpoint
 //	cali-from-wl-dispatch    -i <iface> -g cali-fw-<iface> per endpoint; unknown cali* → DROP
 //	cali-to-wl-dispatch      -o <iface> -g cali-tw-<iface>; unknown → DROP
 //	cali-fw-/cali-tw-<iface> tiers in order, then profiles, then DROP
+//	cali-from-host-endpoint  -i <iface> -g cali-fh-<iface> per host endpoint; other interfaces return untouched
+//	cali-to-host-endpoint    -o <iface> -g cali-th-<iface>
+//	cali-fh-/cali-th-<iface> host endpoint ingress/egress (host.go): ct est/rel and ND/MLD accept,
+//	                         cali-failsafe-in/-out (Config's failsafe ports), tiers, profiles, DROP
 //	cali-pi-/cali-po-<pol>   per policy and direction, shared by every endpoint using it
 //	cali-pri-/cali-pro-<id>  per profile and direction
 //	POSTROUTING (nat) → cali-nat-outgoing  to a pool: return; from a natOutgoing pool: MASQUERADE

@@ -219,11 +219,14 @@ func (d *Dataplane) renderDirty() touched {
 	for key := range d.state.Dirty.Endpoints {
 		var chains [2][]*Chain
 		if ep, ok := d.state.Endpoints[key]; ok {
-			cs, err := RenderEndpoint(ep, d.state.PolicyKnown, d.state.ProfileKnown, d.opt)
-			if err != nil {
-				d.log.Error("endpoint not programmed; its interface is dropped as unknown", zap.String("endpoint", key), zap.Error(err))
+			for _, fam := range Families {
+				cs, err := RenderEndpoint(ep, fam, d.state.PolicyKnown, d.state.ProfileKnown, d.opt)
+				if err != nil && fam == IPv4 {
+					d.log.Error("endpoint not programmed (a workload interface is dropped as unknown, a host interface left alone)",
+						zap.String("endpoint", key), zap.Error(err))
+				}
+				chains[famIndex(fam)] = cs
 			}
-			chains = [2][]*Chain{cs, cs}
 		}
 		d.replaceOwned(endpointOwner(key), chains, &t)
 	}
@@ -273,7 +276,7 @@ func (d *Dataplane) programmableEndpoints() []*dataplane.Endpoint {
 	var eps []*dataplane.Endpoint
 	for _, key := range desired.SortedKeys(d.state.Endpoints) {
 		ep := d.state.Endpoints[key]
-		if ep.Kind == dataplane.EndpointWorkload && validIface(ep.Iface) == nil {
+		if checkEndpoint(ep) == nil {
 			eps = append(eps, ep)
 		}
 	}

@@ -93,7 +93,7 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 		var eps []*dataplane.Endpoint
 		for _, key := range desired.SortedKeys(s.Endpoints) {
 			ep := s.Endpoints[key]
-			cs, err := RenderEndpoint(ep, s.PolicyKnown, s.ProfileKnown, opt)
+			cs, err := RenderEndpoint(ep, fam, s.PolicyKnown, s.ProfileKnown, opt)
 			if fam == IPv4 {
 				errs = append(errs, err)
 			}
@@ -117,7 +117,8 @@ func Render(s *State, opt Options) (*Ruleset, error) {
 	return rs, errors.Join(errs...)
 }
 
-// BaseChains renders the chains jumped to from INPUT, FORWARD and OUTPUT.
+// BaseChains renders the chains jumped to from INPUT, FORWARD and OUTPUT, and the
+// failsafe chains of host endpoints (from Config).
 func BaseChains(fam Family, cfg dataplane.Config, opt Options) []*Chain {
 	marks := opt.acceptMark() | opt.passMark()
 	conntrack := []Rule{
@@ -139,7 +140,7 @@ func BaseChains(fam Family, cfg dataplane.Config, opt Options) []*Chain {
 	)
 
 	in := &Chain{Name: ChainInput, Rules: []Rule{
-		{Match: "! -i " + WorkloadIfaceWildcard, Target: "-j RETURN", Comment: "not from a workload"},
+		{Match: "! -i " + WorkloadIfaceWildcard, Target: "-g " + ChainFromHost, Comment: "not from a workload: host endpoints"},
 	}}
 	if fam == IPv6 {
 		// Neighbor discovery and MLD to the host are not policy: without them a pod
@@ -166,23 +167,33 @@ func BaseChains(fam Family, cfg dataplane.Config, opt Options) []*Chain {
 	}
 	out := &Chain{Name: ChainOutput, Rules: []Rule{
 		{Match: "-o " + WorkloadIfaceWildcard, Target: "-j RETURN", Comment: "host to local workloads is always allowed"},
+		{Target: "-g " + ChainToHost, Comment: "host endpoints"},
 	}}
-	return []*Chain{fwd, in, out}
+	return append([]*Chain{fwd, in, out}, failsafeChains(fam, cfg, opt)...)
 }
 
 // DispatchChains renders the interface dispatch chains for the endpoints (in the given
 // order). They go to (-g) the endpoint's chain, so its RETURN goes back to the chain
 // that called the dispatch; an unknown cali* interface is dropped.
+// Host endpoints have their own dispatch chains, without a default: traffic of other
+// interfaces returns to INPUT or OUTPUT untouched.
 func DispatchChains(eps []*dataplane.Endpoint) []*Chain {
 	from := &Chain{Name: ChainFromWorkload}
 	to := &Chain{Name: ChainToWorkload}
+	fromHost := &Chain{Name: ChainFromHost}
+	toHost := &Chain{Name: ChainToHost}
 	for _, ep := range eps {
+		if ep.Kind == dataplane.EndpointHost {
+			fromHost.Rules = append(fromHost.Rules, Rule{Match: "-i " + ep.Iface, Target: "-g " + HostChainName(ep.Iface, true)})
+			toHost.Rules = append(toHost.Rules, Rule{Match: "-o " + ep.Iface, Target: "-g " + HostChainName(ep.Iface, false)})
+			continue
+		}
 		from.Rules = append(from.Rules, Rule{Match: "-i " + ep.Iface, Target: "-g " + EndpointChainName(ep.Iface, false)})
 		to.Rules = append(to.Rules, Rule{Match: "-o " + ep.Iface, Target: "-g " + EndpointChainName(ep.Iface, true)})
 	}
 	from.Rules = append(from.Rules, Rule{Target: "-j DROP", Comment: "unknown workload interface"})
 	to.Rules = append(to.Rules, Rule{Target: "-j DROP", Comment: "unknown workload interface"})
-	return []*Chain{from, to}
+	return []*Chain{from, to, fromHost, toHost}
 }
 
 // RenderPolicy renders a policy's inbound and outbound chains for one family. A rule
@@ -217,19 +228,36 @@ func renderRuleChain(chain, what string, rules []dataplane.Rule, fam Family, set
 	return c, nil
 }
 
-// RenderEndpoint renders a workload's egress (cali-fw-) and ingress (cali-tw-) chains:
-// tiers in order, then the profiles, then drop. Unknown policies fail closed.
-func RenderEndpoint(ep *dataplane.Endpoint, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) ([]*Chain, error) {
-	if ep.Kind != dataplane.EndpointWorkload {
-		return nil, fmt.Errorf("endpoint %s: host endpoints are not supported by the iptables dataplane yet", ep.Key)
+// RenderEndpoint renders an endpoint's chains for one family: a workload's egress
+// (cali-fw-) and ingress (cali-tw-) chains, a host endpoint's ingress (cali-fh-) and
+// egress (cali-th-) chains (host.go): tiers in order, then the profiles, then drop.
+// Unknown policies fail closed.
+func RenderEndpoint(ep *dataplane.Endpoint, fam Family, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) ([]*Chain, error) {
+	if err := checkEndpoint(ep); err != nil {
+		return nil, err
 	}
-	if err := validIface(ep.Iface); err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", ep.Key, err)
+	if ep.Kind == dataplane.EndpointHost {
+		return renderHostEndpoint(ep, fam, policyKnown, profileKnown, opt), nil
 	}
+	returnIfAllowed := Rule{Match: hasMark(opt.acceptMark()), Target: "-j RETURN"} // cali-FORWARD / cali-INPUT accept
 	return []*Chain{
-		endpointChain(ep, false, policyKnown, profileKnown, opt),
-		endpointChain(ep, true, policyKnown, profileKnown, opt),
+		endpointChain(ep, false, returnIfAllowed, policyKnown, profileKnown, opt),
+		endpointChain(ep, true, returnIfAllowed, policyKnown, profileKnown, opt),
 	}, nil
+}
+
+// checkEndpoint rejects an endpoint that cannot be programmed.
+func checkEndpoint(ep *dataplane.Endpoint) error {
+	switch ep.Kind {
+	case dataplane.EndpointWorkload:
+		if err := validIface(ep.Iface); err != nil {
+			return fmt.Errorf("endpoint %s: %w", ep.Key, err)
+		}
+		return nil
+	case dataplane.EndpointHost:
+		return checkHostIface(ep)
+	}
+	return fmt.Errorf("endpoint %s: unknown kind %d", ep.Key, ep.Kind)
 }
 
 func validIface(name string) error {
@@ -244,10 +272,11 @@ func validIface(name string) error {
 	return nil
 }
 
-func endpointChain(ep *dataplane.Endpoint, ingress bool, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) *Chain {
+// endpointChain is an endpoint's tiers and profiles for one direction; allowed is the
+// rule following each policy or profile jump (it matches the accept mark).
+func endpointChain(ep *dataplane.Endpoint, ingress bool, allowed Rule, policyKnown func(dataplane.PolicyID) bool, profileKnown func(string) bool, opt Options) *Chain {
 	c := &Chain{Name: EndpointChainName(ep.Iface, ingress)}
-	pass, accept := opt.passMark(), opt.acceptMark()
-	allowed := Rule{Match: hasMark(accept), Target: "-j RETURN"}
+	pass := opt.passMark()
 	for _, tier := range ep.Tiers {
 		ids := tier.EgressPolicies
 		if ingress {
