@@ -143,8 +143,8 @@ func TestPacketsHostEndpoint(t *testing.T) {
 			hp{"outside", nodeV4, 22, true}, hp{"outside", nodeV6, 22, true}, // failsafe inbound (Felix's default)
 			hp{"node", outV4, 7000, true}, hp{"node", outV6, 7000, true},
 			hp{"node", outV4, 7001, false}, hp{"node", outV6, 7001, false},
-			hp{"node", outV4, 179, true}, // failsafe outbound (BGP)
-			hp{"pod", outV4, 7001, true}, // forwarded pod traffic is not host traffic
+			hp{"node", outV4, 179, true},                  // failsafe outbound (BGP)
+			hp{"pod", outV4, 7001, true},                  // forwarded pod traffic is not host traffic
 			hp{"outside", backendtest.AddrA, 9090, false}, // nothing listens on a: the probe itself is sound
 		)
 		if err := n.dp.Resync(); err != nil {
