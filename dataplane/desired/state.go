@@ -8,7 +8,8 @@
 // have changed since the backend last programmed the kernel, and shared rule
 // helpers (CheckRule, RuleFamilies, Cross, ...) for expanding a dataplane.Rule per
 // IP family. Objects is the same state as plain objects, the input of the backends'
-// whole-state Render. Nothing here touches the kernel.
+// whole-state Render, and SortedKeys/SortedPolicyIDs give the order they render in.
+// Nothing here touches the kernel.
 package desired
 
 import (
@@ -172,7 +173,7 @@ func (s *State) markSetWrite(id string) {
 func (s *State) foldPolicy(id dataplane.PolicyID, p *dataplane.Policy) {
 	_, known := s.Policies[id]
 	s.forgetPolicySets(id)
-	if s.opt.PolicyOwner != nil {
+	if len(s.Quarantine) > 0 && s.opt.PolicyOwner != nil { // naming the owner allocates
 		delete(s.Quarantine, s.opt.PolicyOwner(id)) // new content: give it another chance
 	}
 	if p == nil {
@@ -190,7 +191,7 @@ func (s *State) foldPolicy(id dataplane.PolicyID, p *dataplane.Policy) {
 // foldProfile replaces (p non-nil) or removes profile id, like foldPolicy.
 func (s *State) foldProfile(id string, p *dataplane.Profile) {
 	_, known := s.Profiles[id]
-	if s.opt.ProfileOwner != nil {
+	if len(s.Quarantine) > 0 && s.opt.ProfileOwner != nil {
 		delete(s.Quarantine, s.opt.ProfileOwner(id))
 	}
 	if p == nil {
