@@ -49,7 +49,8 @@
 // Every rule carries a comment "palisade:<hash>", the hash of its own text chained with
 // the previous rule's hash. Reading iptables-save back, a chain whose hash list equals
 // the one we would write is left alone: after a restart nothing is rewritten, and a
-// resync finds exactly the chains someone changed. Our jumps from the built-in chains
+// resync finds exactly the chains someone changed. A resync also reads our ipsets
+// back (`ipset save`) and swaps in the desired content of any set whose entries differ. Our jumps from the built-in chains
 // carry "palisade:jump" and are kept at position 1.
 //
 // The backend (legacy or nft) is the host's: kubelet's hint chains decide, else the

@@ -15,6 +15,8 @@ import (
 type kernelView struct {
 	tables [2]*kernelTables
 	sets   map[string]bool
+	// members are our live sets' sorted entries (nil unless read with members).
+	members map[string][]string
 }
 
 // batch is the work of one sync: ipset input before and after the two filter
@@ -100,7 +102,7 @@ func (d *Dataplane) sync(kv *kernelView) error {
 	}
 	if d.needFull {
 		var err error
-		if kv, err = d.readKernel(); err != nil {
+		if kv, err = d.readKernel(false); err != nil {
 			return err
 		}
 		d.markAllDirty(kv)
@@ -108,7 +110,7 @@ func (d *Dataplane) sync(kv *kernelView) error {
 	} else if kv == nil && d.state.Dirty.NAT {
 		// The nat jump comes and goes with the nat chain: compare with the kernel.
 		var err error
-		if kv, err = d.readKernel(); err != nil {
+		if kv, err = d.readKernel(false); err != nil {
 			return err
 		}
 	}
@@ -154,8 +156,9 @@ func (d *Dataplane) ensureBackend() error {
 	return nil
 }
 
-// readKernel reads our chains and jumps (both families) and our set names.
-func (d *Dataplane) readKernel() (*kernelView, error) {
+// readKernel reads our chains and jumps (both families) and our set names, with
+// members the sets' entries too.
+func (d *Dataplane) readKernel(members bool) (*kernelView, error) {
 	kv := &kernelView{}
 	for _, fam := range Families {
 		// Without -t: every table that exists (filter, nat, ...), creating none.
@@ -164,6 +167,14 @@ func (d *Dataplane) readKernel() (*kernelView, error) {
 			return nil, fmt.Errorf("reading the IPv%d tables: %w", fam, err)
 		}
 		kv.tables[famIndex(fam)] = parseSave(out)
+	}
+	if members {
+		out, err := d.run.Run("", "ipset", "save")
+		if err != nil {
+			return nil, fmt.Errorf("reading ipsets: %w", err)
+		}
+		kv.sets, kv.members = parseSetSave(out)
+		return kv, nil
 	}
 	out, err := d.run.Run("", "ipset", "list", "-n")
 	if err != nil {

@@ -12,12 +12,13 @@ import (
 // DefaultResyncInterval is how often RunResync compares the kernel with the desired state.
 const DefaultResyncInterval = 10 * time.Second
 
-// Resync reads our chains, jumps and set names back from the kernel and repairs any
-// drift: a chain whose rules differ from ours (by their hash comments) is rewritten, a
-// missing chain or set is recreated, a stray cali- chain or set is removed, and our
-// jumps are put back at the top of INPUT, FORWARD and OUTPUT. Each family's repair is
-// one atomic iptables-restore, so no moment exists where traffic is open because of
-// a half-written chain. Set contents are not compared (too costly at 100,000 members).
+// Resync reads our chains, jumps and sets (with their entries, `ipset save`) back
+// from the kernel and repairs any drift: a chain whose rules differ from ours (by
+// their hash comments) is rewritten, a missing chain or set is recreated, a set whose
+// entries differ is replaced whole (filled aside and swapped in, never empty), a
+// stray cali- chain or set is removed, and our jumps are put back at the top of
+// INPUT, FORWARD and OUTPUT. Each family's repair is one atomic iptables-restore, so
+// no moment exists where traffic is open because of a half-written chain.
 func (d *Dataplane) Resync() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -27,20 +28,21 @@ func (d *Dataplane) Resync() error {
 	if d.needFull || d.bins == nil {
 		return d.sync(nil)
 	}
-	kv, err := d.readKernel()
+	kv, err := d.readKernel(true)
 	if err != nil {
 		return err
 	}
-	if drift := d.drift(kv); drift != "" {
-		d.log.Warn("iptables drifted from the desired state; repairing", zap.String("drift", drift))
+	stale, setDrift := d.staleSets(kv)
+	drift := d.drift(kv)
+	if drift == "" {
+		drift = setDrift
+	}
+	if drift != "" {
+		d.log.Warn("iptables drifted from the desired state; repairing", zap.String("drift", drift), zap.Int("stale-sets", len(stale)))
 		d.stats.Repairs++
 		d.haveSets = kv.sets
-		for id, ms := range d.state.Sets {
-			for _, fam := range Families {
-				if !kv.sets[SetName(id, ms.Kind(), fam)] {
-					d.state.Dirty.Sets[id] = true
-				}
-			}
+		for _, id := range stale {
+			d.state.Dirty.Sets[id] = true
 		}
 		return d.sync(kv)
 	}
@@ -73,14 +75,7 @@ func (d *Dataplane) drift(kv *kernelView) string {
 			return fmt.Sprintf("IPv%d jumps from the built-in chains moved or missing", fam)
 		}
 	}
-	for id, ms := range d.state.Sets {
-		for _, fam := range Families {
-			if name := SetName(id, ms.Kind(), fam); !kv.sets[name] {
-				return "ipset " + name + " missing"
-			}
-		}
-	}
-	return ""
+	return "" // sets: staleSets
 }
 
 // RunResync calls Resync every interval until ctx ends, logging failures.
