@@ -2,7 +2,6 @@ package iptables
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -27,7 +26,8 @@ func parseSetSave(out string) (names map[string]bool, entries map[string][]strin
 				entries[name] = []string{}
 			}
 		case "add":
-			entries[name] = append(entries[name], normalizeEntry(strings.Fields(rest)[0]))
+			entry, _, _ := strings.Cut(strings.TrimSpace(rest), " ") // options (timeout, comment) follow
+			entries[name] = append(entries[name], normalizeEntry(entry))
 		}
 	}
 	for _, e := range entries {
@@ -36,22 +36,17 @@ func parseSetSave(out string) (names map[string]bool, entries map[string][]strin
 	return names, entries
 }
 
-// normalizeEntry gives a kernel entry RenderSet's form: a net with its length, a
-// named-port entry as printed.
+// normalizeEntry gives a kernel entry RenderSet's form: a host entry of a hash:net
+// set gets its /32 or /128 back; nets and named-port entries are printed (canonical,
+// masked) as we write them.
 func normalizeEntry(e string) string {
-	if strings.Contains(e, ",") {
+	if strings.ContainsAny(e, ",/") {
 		return e
 	}
-	if !strings.Contains(e, "/") {
-		if a, err := netip.ParseAddr(e); err == nil {
-			return netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		return e
+	if strings.Contains(e, ":") {
+		return e + "/128"
 	}
-	if p, err := netip.ParsePrefix(e); err == nil {
-		return p.Masked().String()
-	}
-	return e
+	return e + "/32"
 }
 
 // staleSets compares each desired set with the kernel (kv read with members): the
