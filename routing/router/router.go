@@ -170,10 +170,12 @@ func (r *Router) planLocked() (routes.Plan, []routes.Problem) {
 		if !ok {
 			node = routes.RemoteNode{Name: nh.String(), IP: nh}
 		}
-		rt, err := routes.DecideRemote(r.in.Local, r.in.Pools, prefix, node)
+		rt, err := routes.DecideRemoteOrDirect(r.in.Local, r.in.Pools, prefix, node)
 		if err != nil {
 			problems = append(problems, routes.Problem{Dst: prefix, Reason: err.Error()})
-			continue
+			if rt.Kind == 0 {
+				continue
+			}
 		}
 		plan.Routes = append(plan.Routes, rt)
 		if rt.Kind == routes.KindVXLAN {

@@ -176,10 +176,12 @@ func Decide(in Input) (Plan, []Problem) {
 			problems = append(problems, Problem{dst, fmt.Sprintf("node %q is unknown", owner)})
 			return
 		}
-		r, err := DecideRemote(in.Local, in.Pools, dst, n)
+		r, err := DecideRemoteOrDirect(in.Local, in.Pools, dst, n)
 		if err != nil {
 			problems = append(problems, Problem{dst, err.Error()})
-			return
+			if r.Kind == 0 {
+				return
+			}
 		}
 		plan.Routes = append(plan.Routes, r)
 		if r.Kind == KindVXLAN {
@@ -244,6 +246,27 @@ func DecideRemote(local LocalNode, pools []Pool, dst netip.Prefix, n RemoteNode)
 	default:
 		return Route{Dst: dst, Kind: KindNative, Device: local.Interface, Gateway: n.IP}, nil
 	}
+}
+
+// DecideRemoteOrDirect is DecideRemote, except that a VXLAN route that cannot be
+// built yet because the node has not published its tunnel endpoint falls back to a
+// direct route when the node is on our subnet: right after a pool switches to
+// VXLAN, the nodes publish their endpoints one by one, and dropping the route until
+// then would cut traffic that the shared subnet still carries. The error explains
+// the fallback (or the failure, with a zero Route).
+func DecideRemoteOrDirect(local LocalNode, pools []Pool, dst netip.Prefix, n RemoteNode) (Route, error) {
+	r, err := DecideRemote(local, pools, dst, n)
+	if err == nil {
+		return r, nil
+	}
+	pool, _ := PoolFor(pools, dst)
+	waitingForVTEP := encapsulates(pool.VXLANMode, true) || encapsulates(pool.VXLANMode, false)
+	if waitingForVTEP && (!n.VTEPIP.IsValid() || len(n.VTEPMAC) == 0) && n.IP.IsValid() &&
+		n.IP.Is4() == dst.Addr().Is4() && local.Address.Masked().Contains(n.IP) {
+		direct := Route{Dst: dst, Kind: KindNative, Device: local.Interface, Gateway: n.IP}
+		return direct, fmt.Errorf("%w; routed directly on the shared subnet until it does", err)
+	}
+	return Route{}, err
 }
 
 // encapsulates reports whether a mode asks for a tunnel to a peer that is (or is not)

@@ -149,6 +149,8 @@ func TestDecidePlan(t *testing.T) {
 			{Dst: pfx("172.16.58.250/32"), Kind: KindIPIP, Device: "tunl0", Gateway: addr("192.168.40.101"), OnLink: true},
 			{Dst: pfx("172.16.200.0/26"), Kind: KindVXLAN, Device: "vxlan.calico", Gateway: addr("172.16.32.128"), OnLink: true},
 			{Dst: pfx("172.16.201.0/26"), Kind: KindVXLAN, Device: "vxlan.calico", Gateway: addr("172.16.99.0"), OnLink: true},
+			// No tunnel endpoint published yet, but on our subnet: direct until then.
+			{Dst: pfx("172.16.201.64/26"), Kind: KindNative, Device: "ens33", Gateway: addr("192.168.40.102")},
 		},
 		Neighbors: []Neighbor{
 			{IP: addr("172.16.32.128"), MAC: "66:00:00:00:01:01"},
@@ -168,7 +170,7 @@ func TestDecidePlan(t *testing.T) {
 	}
 	wantReasons := []string{
 		`cannot route 172.16.71.0/26: node "node-gone" is unknown`,
-		`cannot route 172.16.201.64/26: node "node-novtep" has no VXLAN tunnel address or MAC`,
+		`cannot route 172.16.201.64/26: node "node-novtep" has no VXLAN tunnel address or MAC; routed directly on the shared subnet until it does`,
 	}
 	if diff := cmp.Diff(wantReasons, reasons); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -215,5 +217,29 @@ func TestPoolFor(t *testing.T) {
 		if got != want {
 			t.Errorf("PoolFor(%s) = %q, want %q", dst, got, want)
 		}
+	}
+}
+
+// A VXLAN route waiting for the node's tunnel endpoint falls back to a direct route
+// only when the node shares our subnet; across subnets there is no route yet.
+func TestDecideRemoteOrDirect(t *testing.T) {
+	vxlan := []Pool{{CIDR: pfx("172.16.0.0/16"), VXLANMode: EncapAlways}}
+	block := pfx("172.16.9.0/26")
+	near := RemoteNode{Name: "near", IP: addr("192.168.40.120")}
+	far := RemoteNode{Name: "far", IP: addr("10.20.0.9")}
+	r, err := DecideRemoteOrDirect(exampleLocal, vxlan, block, near)
+	if err == nil || r.Kind != KindNative || r.Gateway != near.IP || r.Device != "ens33" {
+		t.Errorf("near node without VTEP: %v, %v; want a direct route and an explanation", r, err)
+	}
+	if r, err := DecideRemoteOrDirect(exampleLocal, vxlan, block, far); err == nil || r.Kind != 0 {
+		t.Errorf("far node without VTEP: %v, %v; want no route", r, err)
+	}
+	withVTEP := exampleNodes[0]
+	if r, err := DecideRemoteOrDirect(exampleLocal, vxlan, block, withVTEP); err != nil || r.Kind != KindVXLAN {
+		t.Errorf("node with VTEP: %v, %v; want the VXLAN route", r, err)
+	}
+	ipip := examplePool(EncapAlways, EncapNever)
+	if r, err := DecideRemoteOrDirect(exampleLocal, ipip, block, RemoteNode{Name: "v6", IP: addr("fd00::1")}); err == nil || r.Kind != 0 {
+		t.Errorf("family mismatch: %v, %v; want no route", r, err)
 	}
 }

@@ -53,9 +53,16 @@ func (s *Syncer) ApplyKeepingStale(plan Plan) (Stats, error) {
 
 func (s *Syncer) apply(plan Plan, keepStale bool) (Stats, error) {
 	var st Stats
+	// VXLAN neighbour and FDB entries go in before the routes that need them (a
+	// route via a tunnel endpoint without its entries drops packets while the kernel
+	// tries to resolve it), and stale ones go only after the routes moved away.
+	errAdd := s.syncVXLANPeers(plan.Neighbors, plan.FDB, true, &st)
 	errRoutes := s.syncRoutes(plan.Routes, keepStale, &st)
-	errNeigh := s.syncVXLANPeers(plan.Neighbors, plan.FDB, keepStale, &st)
-	return st, errors.Join(errRoutes, errNeigh)
+	var errNeigh error
+	if !keepStale {
+		errNeigh = s.syncVXLANPeers(plan.Neighbors, plan.FDB, false, &st)
+	}
+	return st, errors.Join(errAdd, errRoutes, errNeigh)
 }
 
 // ListOwn returns the routes with our protocol in the main table.
