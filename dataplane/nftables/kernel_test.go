@@ -21,7 +21,6 @@ var (
 	addrC  = backendtest.AddrC
 	addrA6 = backendtest.AddrA6
 	addrB6 = backendtest.AddrB6
-	addrC6 = backendtest.AddrC6
 )
 
 const (
