@@ -18,6 +18,9 @@ type stream struct {
 	interval time.Duration
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	// written is closed when the writer has stopped, so finish compares the echoes
+	// with a final count (not with a record still being written).
+	written chan struct{}
 
 	mu       sync.Mutex
 	sent     uint64
@@ -31,7 +34,7 @@ func startStream(src, dst *pod, port uint16, interval time.Duration) (*stream, e
 	if err != nil {
 		return nil, fmt.Errorf("opening the stream %s→%s:%d: %w", src.key(), dst.key(), port, err)
 	}
-	s := &stream{conn: conn, interval: interval, stop: make(chan struct{})}
+	s := &stream{conn: conn, interval: interval, stop: make(chan struct{}), written: make(chan struct{})}
 	s.wg.Add(2)
 	go s.write()
 	go s.read()
@@ -48,6 +51,7 @@ func (s *stream) fail(err error) {
 
 func (s *stream) write() {
 	defer s.wg.Done()
+	defer close(s.written)
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
 	rec := make([]byte, 16)
@@ -112,6 +116,10 @@ func (s *stream) read() {
 // connection and reports the counts and the first error.
 func (s *stream) finish() (sent, received uint64, maxGap time.Duration, err error) {
 	close(s.stop)
+	select {
+	case <-s.written:
+	case <-time.After(6 * time.Second): // a write blocks at most its 5 s deadline
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
