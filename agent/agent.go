@@ -71,7 +71,9 @@ type Agent struct {
 	// advertised is what the speaker was last told to announce.
 	advertised []netip.Prefix
 	inSync     bool
-	nat        dataplane.NATOutgoing // last sent to the firewall
+	// statusStale: events arrived since the policy status was last computed.
+	statusStale bool
+	nat         dataplane.NATOutgoing // last sent to the firewall
 }
 
 // New prepares an agent; Run starts it. now is the clock (time.Now in production).
@@ -129,6 +131,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.handle(ctx, ev)
 		case <-tick.C:
 			a.refreshBGPStatus(ctx)
+			a.refreshPolicyStatus()
 		}
 	}
 }
@@ -170,15 +173,26 @@ func (a *Agent) handle(ctx context.Context, ev datastore.Event) {
 			a.otherBackendCleanup = nil
 		}
 	}
+	a.statusStale = true
+	if a.cfg.RoutingEnabled() && routingChanged {
+		a.updateRouting(ctx)
+	}
+}
+
+// refreshPolicyStatus updates the policy gauges and the status socket's document
+// when events arrived since the last tick. Graph.Status walks every endpoint of the
+// cluster, so it runs once a second at most, not once per event.
+func (a *Agent) refreshPolicyStatus() {
+	if !a.statusStale {
+		return
+	}
+	a.statusStale = false
 	st := a.graph.Status()
 	a.metrics.policies.Set(float64(st.ActivePolicies))
 	a.metrics.endpoints.Set(float64(st.LocalEndpoints))
 	a.metrics.sets.Set(float64(st.Sets))
 	a.metrics.invalid.Set(float64(len(st.Invalid)))
 	a.board.set(a.inSync, st)
-	if a.cfg.RoutingEnabled() && routingChanged {
-		a.updateRouting(ctx)
-	}
 }
 
 // startEndpoints opens the status socket, health and metrics listeners.
